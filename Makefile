@@ -1,0 +1,56 @@
+# Everything runs from .venv, created and filled on first use.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
+export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(BIN)/python
+export DBT_PROFILES_DIR := $(CURDIR)/dbt_project
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+
+VEHICLES ?= 20
+SPEEDUP ?= 20
+DURATION ?=
+
+.PHONY: help install stream simulate broker-start broker-stop test lint bench dbt-build docs clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[fast,cloud,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install everything
+
+stream: $(STAMP)  ## broker + Spark job + simulator until Ctrl-C (DURATION=seconds to stop)
+	$(BIN)/smartcity up --vehicles $(VEHICLES) --speedup $(SPEEDUP) $(if $(DURATION),--duration $(DURATION))
+
+simulate: $(STAMP)  ## stream the fleet into Kafka only
+	$(BIN)/smartcity simulate --vehicles $(VEHICLES) --speedup $(SPEEDUP) $(if $(DURATION),--duration $(DURATION))
+
+broker-start: $(STAMP)  ## start the embedded broker in the background
+	$(BIN)/smartcity broker start
+
+broker-stop: $(STAMP)  ## stop the embedded broker
+	$(BIN)/smartcity broker stop
+
+lint: $(STAMP)  ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(STAMP)  ## the whole suite: lint, unit, integration (real broker, Spark, DuckDB), dbt
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)  ## benchmarks: producer, Spark ingest and latency, dbt build
+	$(BIN)/python -m bench.producer
+	$(BIN)/python -m bench.spark_ingest
+	$(BIN)/python -m bench.dbt_build
+
+clean:  ## remove generated data (not .venv)
+	rm -rf data dbt_project/target dbt_project/logs

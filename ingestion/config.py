@@ -1,0 +1,52 @@
+"""Settings from environment variables, with safe local defaults. The only place env is read."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting has a value the project cannot use."""
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    bootstrap_servers: str | None
+    topic_prefix: str
+    topic_partitions: int
+    data_dir: Path
+    lake_root: str
+    checkpoint_root: str
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data_dir = Path(os.environ.get("SMARTCITY_DATA_DIR") or PROJECT_ROOT / "data")
+        return cls(
+            bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            topic_prefix=os.environ.get("SMARTCITY_TOPIC_PREFIX", ""),
+            topic_partitions=_int("SMARTCITY_TOPIC_PARTITIONS", 4),
+            data_dir=data_dir,
+            lake_root=os.environ.get("SMARTCITY_LAKE_ROOT") or str(data_dir / "lake"),
+            checkpoint_root=os.environ.get("SMARTCITY_CHECKPOINT_ROOT") or str(data_dir / "checkpoints"),
+        )
+
+    @property
+    def broker_state_file(self) -> Path:
+        return self.data_dir / "broker" / "broker.json"

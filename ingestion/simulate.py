@@ -1,0 +1,128 @@
+"""One simulator run: fleet -> clock -> faults -> producer, with progress and a summary."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from contract.events import BY_NAME, topic_name
+from ingestion.clock import Clock
+from ingestion.faults import FaultConfig, FaultInjector
+from ingestion.fleet import Fleet, FleetConfig
+from ingestion.producer import EventProducer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class RunSummary:
+    per_topic: Counter = field(default_factory=Counter)
+    sent: int = 0
+    failed: int = 0
+    late: int = 0
+    duplicates: int = 0
+    malformed: dict[str, int] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    interrupted: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def events_per_s(self) -> float:
+        return self.sent / self.elapsed_s if self.elapsed_s else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "sent": self.sent,
+            "failed": self.failed,
+            "per_topic": dict(sorted(self.per_topic.items())),
+            "late": self.late,
+            "duplicates": self.duplicates,
+            "malformed": self.malformed,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "events_per_s": round(self.events_per_s, 1),
+            "interrupted": self.interrupted,
+            "delivery_errors": self.errors,
+        }
+
+
+class _Progress:
+    def __init__(self, out: TextIO | None, every_s: float) -> None:
+        self.out, self.every_s = out, every_s
+        self.started = self.last = time.monotonic()
+
+    def maybe_print(self, per_topic: Counter, total: int) -> None:
+        now = time.monotonic()
+        if self.out is None or now - self.last < self.every_s:
+            return
+        self.last = now
+        rate = total / (now - self.started)
+        topics = " ".join(f"{t}={n:,}" for t, n in sorted(per_topic.items()))
+        print(f"[simulate] {total:,} events  {rate:,.0f} ev/s  {topics}", file=self.out, flush=True)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(_signum: int, _frame: object) -> None:
+    raise _Stop
+
+
+def run(
+    producer: EventProducer,
+    fleet_config: FleetConfig,
+    fault_config: FaultConfig,
+    *,
+    topic_prefix: str = "",
+    speedup: float | None = None,
+    duration_s: float | None = None,
+    max_events: int | None = None,
+    validate: bool = True,
+    progress: TextIO | None = sys.stderr,
+    progress_every_s: float = 2.0,
+) -> RunSummary:
+    """Produce the fleet's events; flushes and summarises on completion, Ctrl-C or SIGTERM."""
+    topics = {name: topic_name(et, topic_prefix) for name, et in BY_NAME.items()}
+    injector = FaultInjector(fault_config, validate=validate)
+    records = injector.apply(Clock(speedup).paced(Fleet(fleet_config).run(duration_s)))
+    summary = RunSummary()
+    meter = _Progress(progress, progress_every_s)
+    started = time.monotonic()
+    previous_term = signal.signal(signal.SIGTERM, _raise_stop) if _main_thread() else None
+    per_topic = summary.per_topic
+    send = producer.send
+    try:
+        for n, rec in enumerate(records, 1):
+            topic = topics[rec.stream]
+            send(topic, rec.key, rec.value)
+            per_topic[topic] += 1
+            if n % 2000 == 0:
+                meter.maybe_print(per_topic, n)
+            if max_events is not None and n >= max_events:
+                break
+    except (KeyboardInterrupt, _Stop):
+        summary.interrupted = True
+        log.info("interrupted: flushing what was sent")
+    finally:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+        producer.flush()
+        summary.elapsed_s = time.monotonic() - started
+        summary.sent = producer.stats.sent
+        summary.failed = producer.stats.failed
+        summary.errors = list(producer.stats.errors)
+        summary.late = injector.counts.late
+        summary.duplicates = injector.counts.duplicates
+        summary.malformed = dict(injector.counts.malformed)
+    return summary
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

@@ -1,0 +1,109 @@
+"""The CLI as users run it: a subprocess, one clear line on errors, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingestion.broker import EmbeddedBroker, free_port
+
+
+def smartcity(*args: str, env_dir: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    if env_dir is not None:
+        env["SMARTCITY_DATA_DIR"] = str(env_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "ingestion.cli", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "--vehicles", "0"], "--vehicles: must be positive"),
+        (["simulate", "--vehicles", "many"], "--vehicles: not a int"),
+        (["simulate", "--malformed-rate", "1.5"], "--malformed-rate: must be between 0 and 1"),
+        (["simulate", "--start", "yesterday"], "--start: not an ISO-8601 time"),
+        (["simulate", "--backend", "rdkafka"], "--backend: invalid choice"),
+        (["simulate", "--speedup", "2", "--backfill"], "not allowed with argument"),
+        (["broker", "restart"], "invalid choice"),
+        (["launch"], "invalid choice"),
+        (["stream", "--streams", "bikes"], "unknown stream"),
+    ],
+)
+def test_bad_arguments_give_one_clear_line(args: list[str], message: str) -> None:
+    result = smartcity(*args)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0] and "Traceback" not in result.stderr
+
+
+def test_unreachable_broker_is_one_line_and_non_zero(tmp_path: Path) -> None:
+    result = smartcity("simulate", "--bootstrap", f"127.0.0.1:{free_port()}", "--max-events", "5", env_dir=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "no Kafka broker reachable" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_config_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMARTCITY_TOPIC_PARTITIONS", "lots")
+    result = smartcity("topics", env_dir=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "smartcity: error: SMARTCITY_TOPIC_PARTITIONS must be an integer, got 'lots'"
+
+
+def test_help_for_every_command() -> None:
+    for command in ([], ["simulate"], ["broker"], ["topics"], ["stream"], ["compact"]):
+        result = smartcity(*command, "--help")
+        assert result.returncode == 0 and "usage: smartcity" in result.stdout
+
+
+@pytest.mark.broker
+def test_broker_lifecycle_and_simulate_through_the_cli(tmp_path: Path) -> None:
+    assert smartcity("broker", "status", env_dir=tmp_path).returncode == 3
+    started = smartcity("broker", "start", env_dir=tmp_path)
+    assert started.returncode == 0, started.stderr
+    try:
+        state = json.loads((tmp_path / "broker" / "broker.json").read_text())
+        status = smartcity("broker", "status", env_dir=tmp_path)
+        assert status.returncode == 0 and state["bootstrap"] in status.stdout
+        result = smartcity(
+            "simulate",
+            "--vehicles",
+            "5",
+            "--backfill",
+            "--duration",
+            "300",
+            "--departure-window",
+            "30",
+            "--start",
+            "2026-11-23T08:00:00Z",
+            "--summary-json",
+            str(tmp_path / "s.json"),
+            env_dir=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        summary = json.loads(result.stdout.strip().splitlines()[-1])
+        assert summary["bootstrap"] == state["bootstrap"]
+        assert summary["sent"] == sum(summary["per_topic"].values()) > 1000
+        assert summary["failed"] == 0
+        assert json.loads((tmp_path / "s.json").read_text())["sent"] == summary["sent"]
+    finally:
+        stopped = smartcity("broker", "stop", env_dir=tmp_path)
+    assert "stopped" in stopped.stdout
+    assert smartcity("broker", "status", env_dir=tmp_path).returncode == 3
+
+
+def test_embedded_broker_stops_cleanly() -> None:
+    broker = EmbeddedBroker()
+    broker.start()
+    process = broker.process
+    broker.stop()
+    assert process is not None and process.poll() is not None

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+
+import pytest
+
+from ingestion.fleet import Fleet, FleetConfig
+from ingestion.route import Route, haversine_km
+from tests.conftest import START
+
+ROUTE = Route()
+
+
+@pytest.fixture(scope="module")
+def full_trip() -> tuple[Fleet, list]:
+    """A whole trip, coarse ticks to keep it quick: every vehicle must arrive in New York."""
+    fleet = Fleet(FleetConfig(vehicles=12, seed=3, start=START, tick_s=10.0, incidents_per_vehicle_hour=4))
+    return fleet, list(fleet.run())
+
+
+def test_route_is_a_road_polyline_between_the_two_ends() -> None:
+    assert ROUTE.position(0)[:2] == (42.3399, -71.0899)
+    assert ROUTE.position(ROUTE.length_km)[:2] == (40.7580, -73.9855)
+    straight = haversine_km((42.3399, -71.0899), (40.7580, -73.9855))
+    assert 300 < ROUTE.length_km < 420 and ROUTE.length_km > straight * 1.05
+    assert len(ROUTE.waypoints) > 30
+
+
+def test_vehicles_progress_monotonically_and_arrive(full_trip: tuple[Fleet, list]) -> None:
+    fleet, events = full_trip
+    km_by_vehicle = defaultdict(list)
+    for ev in events:
+        if ev.event_type.name == "vehicle":
+            km_by_vehicle[ev.vehicle_id].append(ev.body["route_km"])
+    assert len(km_by_vehicle) == 12
+    for kms in km_by_vehicle.values():
+        assert all(b >= a for a, b in itertools.pairwise(kms))
+        assert kms[-1] == pytest.approx(ROUTE.length_km, abs=1e-3)
+    assert all(v.arrived for v in fleet.vehicles)
+
+
+def test_departures_are_staggered(full_trip: tuple[Fleet, list]) -> None:
+    _, events = full_trip
+    first_seen = {}
+    for ev in events:
+        first_seen.setdefault(ev.vehicle_id, ev.event_time_s)
+    assert len(set(round(t) for t in first_seen.values())) >= 10
+
+
+def test_speeds_are_plausible_and_vary_by_stretch(full_trip: tuple[Fleet, list]) -> None:
+    _, events = full_trip
+    by_region = defaultdict(list)
+    for ev in events:
+        if ev.event_type.name == "vehicle":
+            speed = ev.body["speed_kmh"]
+            assert 0 <= speed <= 160
+            by_region[ROUTE.stretch(ev.body["route_km"]).region].append(speed)
+    mean = {r: sum(v) / len(v) for r, v in by_region.items()}
+    assert mean["Manhattan"] < 50 < mean["Metrowest-Worcester"] < 130
+
+
+def test_gps_and_vehicle_positions_agree() -> None:
+    events = list(Fleet(FleetConfig(vehicles=5, seed=1, start=START)).run(900))
+    vehicle = {(e.vehicle_id, e.body["event_time"]): e.body for e in events if e.event_type.name == "vehicle"}
+    gps = [e.body for e in events if e.event_type.name == "gps"]
+    assert len(gps) == len(vehicle) > 1000
+    for g in gps:
+        v = vehicle[(g["vehicle_id"], g["event_time"])]
+        assert haversine_km((g["lat"], g["lon"]), (v["lat"], v["lon"])) < 0.05  # within 50 m
+
+
+def test_incidents_open_before_they_resolve(full_trip: tuple[Fleet, list]) -> None:
+    _, events = full_trip
+    lifecycle = defaultdict(list)
+    for ev in events:
+        if ev.event_type.name == "emergency":
+            lifecycle[ev.body["incident_id"]].append((ev.event_time_s, ev.body["status"]))
+    assert len(lifecycle) >= 5
+    for steps in lifecycle.values():
+        assert [s for _, s in steps] == ["active", "resolved"]
+        assert steps[0][0] < steps[1][0]
+
+
+def test_vehicles_slow_down_near_active_incidents() -> None:
+    fleet = Fleet(FleetConfig(vehicles=1, seed=5, start=START, incidents_per_vehicle_hour=0))
+    vehicle = fleet.vehicles[0]
+    vehicle.km = 100.0
+    assert fleet._incident_slowdown(100.0) == 1.0
+    from ingestion.fleet import Incident
+
+    fleet.open_incidents.append(Incident("INC-x", vehicle.vehicle_id, "accident", 4, 101.0, 0, 0, 0, 1e9))
+    assert fleet._incident_slowdown(100.0) < 0.5
+
+
+def test_cameras_report_vehicles_passing_their_position(full_trip: tuple[Fleet, list]) -> None:
+    fleet, events = full_trip
+    seen = defaultdict(set)
+    for ev in events:
+        if ev.event_type.name == "traffic":
+            seen[ev.vehicle_id].add(ev.body["camera_id"])
+    # Every vehicle drove the whole route, so every camera saw every vehicle exactly once.
+    assert all(cams == {c.camera_id for c in fleet.cameras} for cams in seen.values())
+    assert len(seen) == 12
+
+
+def test_weather_varies_along_the_route_and_over_time(full_trip: tuple[Fleet, list]) -> None:
+    _, events = full_trip
+    weather = [e.body for e in events if e.event_type.name == "weather"]
+    assert len({w["region"] for w in weather}) >= 8
+    assert len({w["temperature_c"] for w in weather}) > 20
+    assert not any(math.isnan(w["precipitation_mm"]) for w in weather)
+
+
+def test_same_seed_same_events_other_seed_other_events() -> None:
+    def run(seed: int) -> list:
+        return [(e.event_type.name, e.body) for e in Fleet(FleetConfig(vehicles=8, seed=seed, start=START)).run(300)]
+
+    first, again, other = run(11), run(11), run(12)
+    assert first == again
+    assert [b["event_id"] for _, b in first] != [b["event_id"] for _, b in other]
+    ids = [b["event_id"] for _, b in first]
+    assert len(ids) == len(set(ids))
+
+
+def test_large_fleet_runs() -> None:
+    fleet = Fleet(FleetConfig(vehicles=10_000, seed=2, start=START, departure_window_s=60))
+    events = list(fleet.run(30))
+    vehicles = {e.vehicle_id for e in events}
+    assert len(vehicles) > 4_000
+    assert len({e.body["event_id"] for e in events}) == len(events)
