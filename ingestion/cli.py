@@ -16,6 +16,7 @@ from typing import NoReturn
 from ingestion.broker import BrokerError, ensure_topics, read_state, resolve_bootstrap, start_detached, stop_detached
 from ingestion.config import ConfigError, Settings
 from ingestion.producer import BACKENDS, BrokerUnreachable
+from spark.errors import QueryFailed
 
 log = logging.getLogger("smartcity")
 
@@ -253,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return COMMANDS[args.command](args, settings)
-    except (ConfigError, BrokerUnreachable, BrokerError, ValueError) as exc:
+    except (ConfigError, BrokerUnreachable, BrokerError, ValueError, QueryFailed) as exc:
         print(f"smartcity: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,0 +1,240 @@
+"""One Spark application, five supervised streaming queries: Kafka topics -> raw lake + quarantine.
+
+Every query is watched: if one dies, the others are stopped and the application exits
+non-zero with that query's error. SIGINT/SIGTERM stop each query between batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from contract.events import BY_NAME, topic_name
+from ingestion.broker import ensure_topics, resolve_bootstrap
+from ingestion.config import Settings
+from ingestion.producer import BrokerUnreachable
+from spark.errors import QueryFailed
+
+log = logging.getLogger("smartcity.stream")
+
+NATIVE_PROVIDER = "org.apache.spark.sql.kafka010.KafkaSourceProvider"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOptions:
+    bootstrap: str
+    lake_root: str
+    checkpoint_root: str
+    topic_prefix: str = ""
+    streams: tuple[str, ...] = tuple(BY_NAME)
+    master: str = "local[*]"
+    source: str = "auto"
+    trigger_seconds: float = 2.0
+    available_now: bool = False
+    max_offsets_per_trigger: int = 500_000
+    starting_offsets: str = "earliest"
+    duration_s: float | None = None
+    extra_conf: dict[str, str] = field(default_factory=dict)
+
+
+def build_session(options: StreamOptions):
+    from pyspark.sql import SparkSession
+
+    # Python workers must use this interpreter: the project and its dependencies live there.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.appName("smartcity-stream")
+        .master(options.master)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        # int64 UTC-adjusted timestamps: DuckDB, Athena and Spectrum read them as UTC instants.
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        # Write each hour's rows as they come instead of sorting the batch by partition first.
+        .config("spark.sql.maxConcurrentOutputFileWriters", "64")
+        .config("spark.sql.streaming.stopTimeout", "60s")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "20000")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+    )
+    for key, value in options.extra_conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def native_kafka_available(spark) -> bool:
+    try:
+        spark.sparkContext._jvm.java.lang.Class.forName(NATIVE_PROVIDER)
+    except Exception:  # Py4JJavaError: ClassNotFoundException
+        return False
+    return True
+
+
+def parsed_stream(spark, options: StreamOptions, stream: str):
+    """Kafka records of one stream, parsed and validated against the contract (see spark/parse.py).
+
+    The native connector yields (key, value, topic, partition, offset, timestamp) and the
+    contract split runs in ``mapInArrow``; the Python source runs the same split inside its
+    reader, which saves a second trip of every record through Python."""
+    from contract.events import BY_NAME
+    from spark.parse import parsed_spark_schema, splitter
+
+    topic = topic_name(BY_NAME[stream], options.topic_prefix)
+    quarantine_root = f"{options.lake_root}/quarantine"
+    use_native = options.source == "native" or (options.source == "auto" and native_kafka_available(spark))
+    if use_native and not native_kafka_available(spark):
+        raise RuntimeError("--source native needs spark-sql-kafka-0-10 on the classpath (--packages)")
+    if use_native:
+        fmt = "kafka"
+    else:
+        from spark.kafka_source import NAME, KafkaOffsetsDataSource
+
+        spark.dataSource.register(KafkaOffsetsDataSource)
+        fmt = NAME
+    reader = (
+        spark.readStream.format(fmt)
+        .option("kafka.bootstrap.servers", options.bootstrap)
+        .option("subscribe", topic)
+        .option("startingOffsets", options.starting_offsets)
+        .option("maxOffsetsPerTrigger", str(options.max_offsets_per_trigger))
+    )
+    log.info("topic %s: %s kafka source", topic, "native" if use_native else "python")
+    if use_native:
+        records = (
+            reader.option("failOnDataLoss", "true")
+            .load()
+            .select("key", "value", "topic", "partition", "offset", "timestamp")
+        )
+        return records.mapInArrow(splitter(stream, quarantine_root), parsed_spark_schema(BY_NAME[stream]))
+    return reader.option("parseAs", stream).option("quarantineRoot", quarantine_root).load()
+
+
+class Application:
+    def __init__(self, options: StreamOptions) -> None:
+        from spark.metrics import MetricsSink
+
+        self.options = options
+        self.spark = build_session(options)
+        self.metrics = MetricsSink(options.lake_root)
+        self.queries: list = []
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        from spark.writer import StreamWriter
+
+        self.spark.streams.addListener(self.metrics.listener())
+        for stream in self.options.streams:
+            checkpoint = f"{self.options.checkpoint_root}/{stream}"
+            writer = StreamWriter(self.spark, stream, self.options.lake_root, checkpoint, self.metrics)
+            query = (
+                parsed_stream(self.spark, self.options, stream)
+                .writeStream.queryName(stream)
+                .foreachBatch(writer)
+                .option("checkpointLocation", checkpoint)
+            )
+            query = (
+                query.trigger(availableNow=True)
+                if self.options.available_now
+                else query.trigger(processingTime=f"{self.options.trigger_seconds} seconds")
+            )
+            self.queries.append(query.start())
+        log.info("started %d queries: %s", len(self.queries), ", ".join(q.name for q in self.queries))
+
+    def request_stop(self, *_: object) -> None:
+        self._stop.set()
+
+    def stop_gracefully(self, timeout_s: float = 60.0) -> None:
+        """Stop each query when it is between batches, so no batch is cut in half."""
+        deadline = time.monotonic() + timeout_s
+        for q in self.queries:
+            while q.isActive and q.status.get("isTriggerActive") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            q.stop()
+
+    def supervise(self) -> int:
+        from pyspark.errors import StreamingQueryException
+
+        started = time.monotonic()
+        while True:
+            failed = [q for q in self.queries if q.exception() is not None]
+            if failed:
+                q = failed[0]
+                log.error("query %s failed: %s", q.name, q.exception())
+                self.stop_gracefully()
+                raise QueryFailed(f"query {q.name} failed: {str(q.exception()).splitlines()[0]}")
+            if all(not q.isActive for q in self.queries):
+                return 0
+            timed_out = self.options.duration_s and time.monotonic() - started > self.options.duration_s
+            if self._stop.is_set() or timed_out:
+                self.stop_gracefully()
+                return 0
+            with contextlib.suppress(StreamingQueryException):  # reported at the top of the loop
+                self.spark.streams.awaitAnyTermination(0.5)
+            self.spark.streams.resetTerminated()
+
+    def close(self) -> None:
+        self.spark.stop()
+
+
+def run(options: StreamOptions) -> int:
+    app = Application(options)
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handlers[sig] = signal.signal(sig, app.request_stop)
+    try:
+        app.start()
+        return app.supervise()
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        app.close()
+
+
+def options_from_args(args: argparse.Namespace, settings: Settings) -> StreamOptions:
+    bootstrap = args.bootstrap or resolve_bootstrap(settings)
+    if not bootstrap:
+        raise BrokerUnreachable("no Kafka to read: set KAFKA_BOOTSTRAP_SERVERS or run `smartcity broker start`")
+    return StreamOptions(
+        bootstrap=bootstrap,
+        lake_root=_uri(settings.lake_root),
+        checkpoint_root=_uri(settings.checkpoint_root),
+        topic_prefix=settings.topic_prefix,
+        streams=args.streams,
+        master=args.master,
+        source=args.source,
+        trigger_seconds=args.trigger_seconds,
+        available_now=args.available_now,
+        max_offsets_per_trigger=args.max_offsets_per_trigger,
+        starting_offsets=args.starting_offsets,
+        duration_s=args.duration,
+    )
+
+
+def _uri(location: str) -> str:
+    """Local paths become absolute ``file:`` URIs; ``s3a://`` and other URIs pass through."""
+    if "://" in location:
+        return location.rstrip("/")
+    return Path(location).resolve().as_uri()
+
+
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    options = options_from_args(args, settings)
+    if options.source != "native":
+        ensure_topics(options.bootstrap, settings.topic_prefix, settings.topic_partitions)
+    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+    log.info(
+        "stream %s -> %s (checkpoints %s)", json.dumps(options.streams), options.lake_root, options.checkpoint_root
+    )
+    return run(options)

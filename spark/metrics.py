@@ -1,0 +1,112 @@
+"""Per-batch progress of every query: to the log and to ``<lake>/_metrics/progress.jsonl``.
+
+Spark's own progress (input and processed rows/s, batch duration, source lag) is joined
+with what the writer counted (rows landed, rows quarantined, files written). The file is
+one JSON object per line so a dashboard can tail it; for a non-local lake only the log is
+written (metrics then belong in the cluster's monitoring).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pyspark.sql.streaming import StreamingQueryListener
+
+log = logging.getLogger("smartcity.stream")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStats:
+    stream: str
+    batch_id: int
+    rows: int
+    quarantined: int
+    files: int
+    write_ms: int
+
+    def as_tuple(self) -> tuple:
+        return (self.stream, self.batch_id, self.rows, self.quarantined, self.files, self.write_ms)
+
+
+def source_lag(source: object) -> int | None:
+    """Records between the batch's end offset and the newest offset the source saw."""
+    try:
+        end = json.loads(source.endOffset) if source.endOffset else {}
+        latest = json.loads(source.latestOffset) if source.latestOffset else {}
+    except (TypeError, ValueError, AttributeError):
+        return None
+    if not latest:
+        return None
+    flat_end, flat_latest = _flatten(end), _flatten(latest)
+    return sum(max(v - flat_end.get(k, 0), 0) for k, v in flat_latest.items())
+
+
+def _flatten(offsets: dict) -> dict[str, int]:
+    """Both offset shapes: the Python source's {"topic:p": n} and the native {"topic": {"p": n}}."""
+    flat = {}
+    for key, value in offsets.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}:{p}": int(n) for p, n in value.items()})
+        else:
+            flat[key] = int(value)
+    return flat
+
+
+class MetricsSink:
+    def __init__(self, lake_root: str) -> None:
+        parsed = urlparse(lake_root)
+        self.path = Path(parsed.path) / "_metrics" / "progress.jsonl" if parsed.scheme in ("", "file") else None
+        self._batches: dict[tuple[str, int], BatchStats] = {}
+        self._lock = threading.Lock()
+
+    def record_batch(self, stats: BatchStats) -> None:
+        with self._lock:
+            self._batches[(stats.stream, stats.batch_id)] = stats
+
+    def record_progress(self, progress: object) -> dict:
+        with self._lock:
+            batch = self._batches.pop((progress.name, progress.batchId), None)
+        lag = source_lag(progress.sources[0]) if progress.sources else None
+        row = {
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "stream": progress.name,
+            "batch_id": progress.batchId,
+            "input_rows": progress.numInputRows,
+            "input_rows_per_s": round(progress.inputRowsPerSecond or 0.0, 1),
+            "processed_rows_per_s": round(progress.processedRowsPerSecond or 0.0, 1),
+            "batch_ms": (progress.durationMs or {}).get("triggerExecution"),
+            "source_lag_records": lag,
+            **({k: v for k, v in asdict(batch).items() if k not in ("stream", "batch_id")} if batch else {}),
+        }
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock, self.path.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+        return row
+
+    def listener(self) -> StreamingQueryListener:
+        sink = self
+
+        class _Listener(StreamingQueryListener):
+            def onQueryStarted(self, event: object) -> None:
+                log.info("query started name=%s id=%s", event.name, event.id)
+
+            def onQueryProgress(self, event: object) -> None:
+                row = sink.record_progress(event.progress)
+                if row["input_rows"]:
+                    log.info("progress %s", json.dumps(row))
+
+            def onQueryIdle(self, event: object) -> None:
+                pass
+
+            def onQueryTerminated(self, event: object) -> None:
+                if event.exception:
+                    log.error("query terminated id=%s error=%s", event.id, event.exception.splitlines()[0])
+
+        return _Listener()
