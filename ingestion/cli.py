@@ -130,13 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_stream_arguments(stream)
 
-    compact = sub.add_parser("compact", help="merge small Parquet files of closed hours in the lake")
-    compact.add_argument(
-        "--older-than-hours",
-        type=_positive(int),
-        default=2,
-        help="only compact hours that closed at least this long ago (default 2)",
+    up = sub.add_parser(
+        "up",
+        help="broker + Spark job + simulator together (what `make stream` runs)",
+        description="Start the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set), the Spark job and the "
+        "simulator; stop all of them on Ctrl-C or after --duration.",
     )
+    up.add_argument("--vehicles", type=_positive(int), default=20, help="fleet size (default 20)")
+    up.add_argument("--speedup", type=_positive(float), default=20.0, help="simulated seconds per wall second")
+    up.add_argument("--duration", type=_positive(float), help="stop after this many wall seconds")
+    up.add_argument("--seed", type=int, default=42, help="random seed")
     return parser
 
 
@@ -225,12 +228,10 @@ def _cmd_stream(args: argparse.Namespace, settings: Settings) -> int:
     return stream_main(args, settings)
 
 
-def _cmd_compact(args: argparse.Namespace, settings: Settings) -> int:
-    from spark.compact import compact_lake
+def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from ingestion.up import run_all
 
-    for line in compact_lake(settings.lake_root, older_than_hours=args.older_than_hours):
-        print(line)
-    return 0
+    return run_all(settings, vehicles=args.vehicles, speedup=args.speedup, duration_s=args.duration, seed=args.seed)
 
 
 COMMANDS = {
@@ -238,7 +239,7 @@ COMMANDS = {
     "broker": _cmd_broker,
     "topics": _cmd_topics,
     "stream": _cmd_stream,
-    "compact": _cmd_compact,
+    "up": _cmd_up,
 }
 
 

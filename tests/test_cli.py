@@ -60,7 +60,7 @@ def test_bad_config_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_help_for_every_command() -> None:
-    for command in ([], ["simulate"], ["broker"], ["topics"], ["stream"], ["compact"]):
+    for command in ([], ["simulate"], ["broker"], ["topics"], ["stream"], ["up"]):
         result = smartcity(*command, "--help")
         assert result.returncode == 0 and "usage: smartcity" in result.stdout
 

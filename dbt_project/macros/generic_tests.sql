@@ -1,0 +1,24 @@
+{#- Generic tests written here because packages (dbt_utils, dbt_expectations) cannot be installed. -#}
+
+{% test value_between(model, column_name, min_value=none, max_value=none) %}
+select {{ column_name }}
+from {{ model }}
+where {{ column_name }} is not null
+  and (
+    {% if min_value is not none %}{{ column_name }} < {{ min_value }}{% else %}false{% endif %}
+    or {% if max_value is not none %}{{ column_name }} > {{ max_value }}{% else %}false{% endif %}
+  )
+{% endtest %}
+
+{% test unique_combination(model, combination_of_columns) %}
+select {{ combination_of_columns | join(', ') }}, count(*) as occurrences
+from {{ model }}
+group by {{ combination_of_columns | join(', ') }}
+having count(*) > 1
+{% endtest %}
+
+{% test not_after(model, column_name, other_column) %}
+select {{ column_name }}, {{ other_column }}
+from {{ model }}
+where {{ column_name }} > {{ other_column }}
+{% endtest %}

@@ -1,0 +1,32 @@
+-- Entries per raw table after de-duplication, and how fresh each one is.
+{% set tables = [
+    ('vehicle', 'stg_smartcity__vehicle_readings'),
+    ('gps', 'stg_smartcity__gps_fixes'),
+    ('traffic', 'stg_smartcity__camera_sightings'),
+    ('weather', 'stg_smartcity__weather_observations'),
+    ('emergency', 'stg_smartcity__incident_events'),
+] %}
+
+with
+
+counts as (
+    {% for raw_table, model in tables %}
+        select
+            '{{ raw_table }}' as raw_table,
+            count(*) as entries,
+            sum(case when is_on_route then 0 else 1 end) as off_route_entries,
+            max(event_time) as latest_event_time,
+            max(ingested_at) as latest_ingested_at
+        from {{ ref(model) }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+)
+
+select
+    raw_table,
+    entries,
+    off_route_entries,
+    latest_event_time,
+    latest_ingested_at,
+    {{ seconds_between('latest_ingested_at', utc_timestamp(dbt.current_timestamp())) }} as seconds_since_last_ingest
+from counts

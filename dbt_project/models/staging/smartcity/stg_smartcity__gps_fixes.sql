@@ -1,0 +1,48 @@
+with
+
+source as (
+
+    select * from {{ source('smartcity', 'gps') }}
+
+),
+
+ranked as (
+
+    select
+        event_id,
+        vehicle_id,
+        {{ utc_timestamp('event_time') }} as event_time,
+        lat,
+        lon,
+        speed_kmh,
+        heading_deg,
+        altitude_m,
+        accuracy_m,
+        vehicle_type,
+        schema_version,
+        kafka_partition,
+        kafka_offset,
+        {{ utc_timestamp('ingested_at') }} as ingested_at,
+        row_number() over (partition by event_id order by ingested_at, kafka_offset) as copy_number
+    from source
+
+)
+
+select
+    event_id,
+    vehicle_id,
+    event_time,
+    lat,
+    lon,
+    speed_kmh,
+    heading_deg,
+    altitude_m,
+    accuracy_m,
+    vehicle_type,
+    schema_version,
+    kafka_partition,
+    kafka_offset,
+    ingested_at,
+    {{ is_on_route('lat', 'lon') }} as is_on_route
+from ranked
+where copy_number = 1

@@ -1,0 +1,50 @@
+with
+
+source as (
+
+    select * from {{ source('smartcity', 'emergency') }}
+
+),
+
+ranked as (
+
+    select
+        event_id,
+        incident_id,
+        vehicle_id as reported_by_vehicle_id,
+        {{ utc_timestamp('event_time') }} as event_time,
+        incident_type,
+        status as incident_status,
+        severity,
+        lat,
+        lon,
+        route_km,
+        description,
+        schema_version,
+        kafka_partition,
+        kafka_offset,
+        {{ utc_timestamp('ingested_at') }} as ingested_at,
+        row_number() over (partition by event_id order by ingested_at, kafka_offset) as copy_number
+    from source
+
+)
+
+select
+    event_id,
+    incident_id,
+    reported_by_vehicle_id,
+    event_time,
+    incident_type,
+    incident_status,
+    severity,
+    lat,
+    lon,
+    route_km,
+    description,
+    schema_version,
+    kafka_partition,
+    kafka_offset,
+    ingested_at,
+    {{ is_on_route('lat', 'lon') }} as is_on_route
+from ranked
+where copy_number = 1

@@ -1,0 +1,52 @@
+with
+
+source as (
+
+    select * from {{ source('smartcity', 'weather') }}
+
+),
+
+ranked as (
+
+    select
+        event_id,
+        vehicle_id,
+        {{ utc_timestamp('event_time') }} as event_time,
+        lat,
+        lon,
+        region,
+        temperature_c,
+        condition as weather_condition,
+        precipitation_mm,
+        wind_speed_kmh,
+        humidity_pct,
+        air_quality_index,
+        schema_version,
+        kafka_partition,
+        kafka_offset,
+        {{ utc_timestamp('ingested_at') }} as ingested_at,
+        row_number() over (partition by event_id order by ingested_at, kafka_offset) as copy_number
+    from source
+
+)
+
+select
+    event_id,
+    vehicle_id,
+    event_time,
+    lat,
+    lon,
+    region,
+    temperature_c,
+    weather_condition,
+    precipitation_mm,
+    wind_speed_kmh,
+    humidity_pct,
+    air_quality_index,
+    schema_version,
+    kafka_partition,
+    kafka_offset,
+    ingested_at,
+    {{ is_on_route('lat', 'lon') }} as is_on_route
+from ranked
+where copy_number = 1
