@@ -27,13 +27,34 @@ STREAMS = ("vehicle", "gps")
 
 
 def _stream(bootstrap: str, root: Path) -> subprocess.Popen:
-    env = {**os.environ, "SMARTCITY_DATA_DIR": str(root), "SMARTCITY_TOPIC_PREFIX": PREFIX,
-           "SMARTCITY_TOPIC_PARTITIONS": "3"}
+    env = {
+        **os.environ,
+        "SMARTCITY_DATA_DIR": str(root),
+        "SMARTCITY_TOPIC_PREFIX": PREFIX,
+        "SMARTCITY_TOPIC_PARTITIONS": "3",
+    }
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "ingestion.cli", "stream", "--bootstrap", bootstrap, "--master", "local[2]",
-         "--available-now", "--streams", ",".join(STREAMS), "--max-offsets-per-trigger", "30000"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "ingestion.cli",
+            "stream",
+            "--bootstrap",
+            bootstrap,
+            "--master",
+            "local[2]",
+            "--available-now",
+            "--streams",
+            ",".join(STREAMS),
+            "--max-offsets-per-trigger",
+            "30000",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def _kill_after_batches(process: subprocess.Popen, staging: Path, committed_files: int, lake: Path) -> None:
@@ -51,8 +72,9 @@ def _kill_after_batches(process: subprocess.Popen, staging: Path, committed_file
     pytest.fail("no batch was in flight within 240 s")
 
 
-def test_sigkill_mid_batch_twice_then_every_event_is_in_raw_exactly_once(broker: EmbeddedBroker,
-                                                                          tmp_path: Path) -> None:
+def test_sigkill_mid_batch_twice_then_every_event_is_in_raw_exactly_once(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
     ensure_topics(broker.bootstrap, PREFIX, partitions=3)
     producer = make_producer("confluent", broker.bootstrap)
     fleet = FleetConfig(vehicles=60, seed=77, start=START, departure_window_s=30)

@@ -30,3 +30,9 @@
   ({{ lat }} between {{ var('route_min_lat') }} and {{ var('route_max_lat') }}
    and {{ lon }} between {{ var('route_min_lon') }} and {{ var('route_max_lon') }})
 {%- endmacro %}
+
+{#- 8-byte float: 'double' on DuckDB and Athena, 'double precision' on Redshift/Postgres. -#}
+{% macro type_double() %}{{ return(adapter.dispatch('type_double', 'smartcity')()) }}{% endmacro %}
+{% macro default__type_double() %}double precision{% endmacro %}
+{% macro duckdb__type_double() %}double{% endmacro %}
+{% macro athena__type_double() %}double{% endmacro %}

@@ -28,7 +28,7 @@ select
     vehicle_id,
     hour_start,
     segment_id,
-    cast(segment_id * {{ var('segment_km') }} as double) as segment_start_km,
+    cast(segment_id * {{ var('segment_km') }} as {{ type_double() }}) as segment_start_km,
     count(*) as readings,
     avg(speed_kmh) as avg_speed_kmh,
     {{ percentile('speed_kmh', 0.5) }} as p50_speed_kmh,
