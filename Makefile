@@ -47,10 +47,8 @@ test: $(STAMP)  ## the whole suite: lint, unit, integration (real broker, Spark,
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)  ## benchmarks: producer, Spark ingest and latency, dbt build
+bench: $(STAMP)  ## benchmarks: producer throughput, both backends side by side
 	$(BIN)/python -m bench.producer
-	$(BIN)/python -m bench.spark_ingest
-	$(BIN)/python -m bench.dbt_build
 
 clean:  ## remove generated data (not .venv)
 	rm -rf data dbt_project/target dbt_project/logs
