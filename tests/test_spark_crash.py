@@ -62,7 +62,10 @@ def _kill_after_batches(process: subprocess.Popen, staging: Path, committed_file
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         done = len(list(lake.glob("raw/*/*/*/*.parquet")))
-        in_flight = any(staging.glob("**/*.parquet")) if staging.exists() else False
+        try:
+            in_flight = any(staging.glob("**/*.parquet"))
+        except FileNotFoundError:  # the job removed a staging folder while we walked it
+            in_flight = False
         if done >= committed_files and in_flight:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(30)
