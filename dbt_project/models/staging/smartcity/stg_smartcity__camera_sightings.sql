@@ -6,7 +6,7 @@ source as (
 
 ),
 
-ranked as (
+renamed as (
 
     select
         event_id,
@@ -22,25 +22,9 @@ ranked as (
         kafka_partition,
         kafka_offset,
         {{ utc_timestamp('ingested_at') }} as ingested_at,
-        row_number() over (partition by event_id order by ingested_at, kafka_offset) as copy_number
+        {{ is_on_route('lat', 'lon') }} as is_on_route
     from source
 
 )
 
-select
-    event_id,
-    vehicle_id,
-    camera_id,
-    event_time,
-    lat,
-    lon,
-    route_km,
-    speed_kmh,
-    snapshot_uri,
-    schema_version,
-    kafka_partition,
-    kafka_offset,
-    ingested_at,
-    {{ is_on_route('lat', 'lon') }} as is_on_route
-from ranked
-where copy_number = 1
+{{ first_copy_per_event('renamed') }}

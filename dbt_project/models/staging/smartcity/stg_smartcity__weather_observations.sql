@@ -6,7 +6,7 @@ source as (
 
 ),
 
-ranked as (
+renamed as (
 
     select
         event_id,
@@ -25,28 +25,9 @@ ranked as (
         kafka_partition,
         kafka_offset,
         {{ utc_timestamp('ingested_at') }} as ingested_at,
-        row_number() over (partition by event_id order by ingested_at, kafka_offset) as copy_number
+        {{ is_on_route('lat', 'lon') }} as is_on_route
     from source
 
 )
 
-select
-    event_id,
-    vehicle_id,
-    event_time,
-    lat,
-    lon,
-    region,
-    temperature_c,
-    weather_condition,
-    precipitation_mm,
-    wind_speed_kmh,
-    humidity_pct,
-    air_quality_index,
-    schema_version,
-    kafka_partition,
-    kafka_offset,
-    ingested_at,
-    {{ is_on_route('lat', 'lon') }} as is_on_route
-from ranked
-where copy_number = 1
+{{ first_copy_per_event('renamed') }}
