@@ -4,8 +4,6 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
-export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(BIN)/python
 export DBT_PROFILES_DIR := $(CURDIR)/dbt_project
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 
@@ -47,8 +45,9 @@ test: $(STAMP)  ## the whole suite: lint, unit, integration (real broker, Spark,
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)  ## benchmarks: producer throughput, both backends side by side
+bench: $(STAMP)  ## benchmarks: producer (both backends), Spark ingest (drain rate, latency), dbt build
 	$(BIN)/python -m bench.producer
+	$(BIN)/python -m bench.spark_ingest
 
 clean:  ## remove generated data (not .venv)
 	rm -rf data dbt_project/target dbt_project/logs

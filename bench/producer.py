@@ -37,8 +37,9 @@ def main() -> None:
         injector = FaultInjector(FaultConfig(), validate=False)
         from contract import BY_NAME
 
-        records = [(topic_name(BY_NAME[r.stream], "bench_"), r.key, r.value)
-                   for r in injector.apply(Fleet(FLEET).run(400))]
+        records = [
+            (topic_name(BY_NAME[r.stream], "bench_"), r.key, r.value) for r in injector.apply(Fleet(FLEET).run(400))
+        ]
         print(f"events: {len(records):,} (500 vehicles, 400 s of event time)")
         print(f"{'backend':<14}{'producer only ev/s':>20}{'simulate end-to-end ev/s':>28}")
         for backend in BACKENDS:

@@ -49,8 +49,8 @@ class StreamOptions:
 def build_session(options: StreamOptions):
     from pyspark.sql import SparkSession
 
-    # Python workers must use this interpreter: the project and its dependencies live there.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # Read by PySpark for UDFs and by the JVM (which inherits it) for Python data sources.
+    os.environ["PYSPARK_PYTHON"] = worker_python()
     builder = (
         SparkSession.builder.appName("smartcity-stream")
         .master(options.master)
@@ -73,6 +73,16 @@ def build_session(options: StreamOptions):
     return spark
 
 
+def worker_python() -> str:
+    """Python workers run this interpreter's environment (the project and its dependencies live
+    there), through the launcher that keeps Spark's zipped pyspark off their path
+    (spark/worker_python.py). ``PYSPARK_PYTHON``, when set, wins (e.g. a cluster's own Python)."""
+    if os.environ.get("PYSPARK_PYTHON"):
+        return os.environ["PYSPARK_PYTHON"]
+    launcher = Path(sys.executable).parent / "smartcity-spark-python"
+    return str(launcher) if launcher.exists() else sys.executable
+
+
 def native_kafka_available(spark) -> bool:
     try:
         spark.sparkContext._jvm.java.lang.Class.forName(NATIVE_PROVIDER)
@@ -81,17 +91,15 @@ def native_kafka_available(spark) -> bool:
     return True
 
 
-def parsed_stream(spark, options: StreamOptions, stream: str):
-    """Kafka records of one stream, parsed and validated against the contract (see spark/parse.py).
+def staged_stream(spark, options: StreamOptions, stream: str):
+    """One row per Parquet file that the batch's tasks staged for ``stream`` (see spark/land.py).
 
-    The native connector yields (key, value, topic, partition, offset, timestamp) and the
-    contract split runs in ``mapInArrow``; the Python source runs the same split inside its
-    reader, which saves a second trip of every record through Python."""
-    from contract.events import BY_NAME
-    from spark.parse import parsed_spark_schema, splitter
+    The native connector yields (key, value, topic, partition, offset, timestamp) and the tasks
+    land them in ``mapInArrow``; the Python source lands them inside its reader, so records
+    are read, parsed and written by one Python worker and never cross into the JVM."""
+    from spark.land import STAGED_DDL, lander
 
     topic = topic_name(BY_NAME[stream], options.topic_prefix)
-    quarantine_root = f"{options.lake_root}/quarantine"
     use_native = options.source == "native" or (options.source == "auto" and native_kafka_available(spark))
     if use_native and not native_kafka_available(spark):
         raise RuntimeError("--source native needs spark-sql-kafka-0-10 on the classpath (--packages)")
@@ -108,6 +116,7 @@ def parsed_stream(spark, options: StreamOptions, stream: str):
         .option("subscribe", topic)
         .option("startingOffsets", options.starting_offsets)
         .option("maxOffsetsPerTrigger", str(options.max_offsets_per_trigger))
+        .option("minPartitions", str(spark.sparkContext.defaultParallelism))
     )
     log.info("topic %s: %s kafka source", topic, "native" if use_native else "python")
     if use_native:
@@ -116,8 +125,8 @@ def parsed_stream(spark, options: StreamOptions, stream: str):
             .load()
             .select("key", "value", "topic", "partition", "offset", "timestamp")
         )
-        return records.mapInArrow(splitter(stream, quarantine_root), parsed_spark_schema(BY_NAME[stream]))
-    return reader.option("parseAs", stream).option("quarantineRoot", quarantine_root).load()
+        return records.mapInArrow(lander(stream, options.lake_root), STAGED_DDL)
+    return reader.option("landAs", stream).option("lakeRoot", options.lake_root).load()
 
 
 class Application:
@@ -138,7 +147,7 @@ class Application:
             checkpoint = f"{self.options.checkpoint_root}/{stream}"
             writer = StreamWriter(self.spark, stream, self.options.lake_root, checkpoint, self.metrics)
             query = (
-                parsed_stream(self.spark, self.options, stream)
+                staged_stream(self.spark, self.options, stream)
                 .writeStream.queryName(stream)
                 .foreachBatch(writer)
                 .option("checkpointLocation", checkpoint)

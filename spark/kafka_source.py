@@ -60,21 +60,20 @@ class RangeTask(InputPartition):
 
 class KafkaOffsetsDataSource(DataSource):
     """``spark.readStream.format("smartcity_kafka")`` with the options of Spark's kafka source:
-    ``kafka.bootstrap.servers``, ``subscribe``, ``startingOffsets``, ``maxOffsetsPerTrigger``;
-    plus ``parseAs`` (a contract stream name) to return parsed rows instead of raw records, and
-    ``quarantineRoot`` where the parser writes the records that fail the contract."""
+    ``kafka.bootstrap.servers``, ``subscribe``, ``startingOffsets``, ``maxOffsetsPerTrigger``,
+    ``minPartitions``, ``maxRecordsPerPartition``; plus ``landAs`` (a contract stream name) and
+    ``lakeRoot``: each task then parses its records and stages them as Parquet in the lake
+    (spark/land.py), and the rows it returns describe the staged files."""
 
     @classmethod
     def name(cls) -> str:
         return NAME
 
     def schema(self) -> str:
-        stream = self.options.get("parseAs")
-        if stream:
-            from contract.events import BY_NAME
-            from spark.parse import parsed_spark_schema
+        if self.options.get("landAs"):
+            from spark.land import STAGED_DDL
 
-            return parsed_spark_schema(BY_NAME[stream])
+            return STAGED_DDL
         return SCHEMA
 
     def streamReader(self, schema: object) -> KafkaStreamReader:
@@ -89,13 +88,17 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self.starting = options.get("startingoffsets", "earliest")
         limit = options.get("maxoffsetspertrigger")
         self.max_offsets = int(limit) if limit else None
-        # A big range is split over several tasks so a backlog is read in parallel.
-        self.records_per_task = int(options.get("maxrecordspertask", 100_000))
+        # As in Spark's kafka source: a batch becomes at least ``minPartitions`` tasks of at most
+        # ``maxRecordsPerPartition`` records each, cut evenly, so a backlog keeps every core busy.
+        self.min_tasks = int(options.get("minpartitions", 1))
+        self.records_per_task = int(options.get("maxrecordsperpartition", 250_000))
         self.poll_timeout_s = float(options.get("polltimeoutseconds", 120))
-        # With parseAs=<stream> the records are parsed and validated right here, in the same
-        # Python worker that read them: one Python hop per record instead of two.
-        self.parse_as = options.get("parseas")
-        self.quarantine_root = options.get("quarantineroot")
+        # With landAs=<stream> the records are parsed, validated and staged as Parquet right
+        # here, in the Python worker that read them: they never cross into the JVM.
+        self.land_as = options.get("landas")
+        self.lake_root = options.get("lakeroot")
+        if self.land_as and not self.lake_root:
+            raise ValueError("option landAs needs lakeRoot")
         self._consumer = None
         self._available_now_end: dict[str, int] | None = None
         self._latest: dict[str, int] = {}
@@ -191,7 +194,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return dict(self._latest) or None
 
     def partitions(self, start: dict, end: dict) -> list[RangeTask]:
-        return plan_tasks(start, end, self.records_per_task)
+        return plan_tasks(start, end, self.records_per_task, self.min_tasks)
 
     def commit(self, end: dict) -> None:
         """Nothing to do: progress lives in Spark's checkpoint, not in Kafka."""
@@ -204,30 +207,39 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     # -- executor side -------------------------------------------------------------------
 
     def read(self, partition: RangeTask) -> Iterator[pa.RecordBatch]:
-        split = None
-        if self.parse_as:
-            from spark.parse import splitter
+        records = (batch for rng in partition.ranges for batch in read_range(self.bootstrap, rng, self.poll_timeout_s))
+        if self.land_as:
+            from spark.land import lander
 
-            split = splitter(self.parse_as, self.quarantine_root)
-        for rng in partition.ranges:
-            batches = read_range(self.bootstrap, rng, self.poll_timeout_s)
-            yield from (split(batches) if split else batches)
+            yield from lander(self.land_as, self.lake_root)(records)
+        else:
+            yield from records
 
 
-def plan_tasks(start: dict, end: dict, records_per_task: int) -> list[RangeTask]:
-    pieces = []
-    for slot, stop in sorted(end.items()):
+def plan_tasks(start: dict, end: dict, max_records: int, min_tasks: int = 1) -> list[RangeTask]:
+    """Cut the offset ranges of a batch into tasks of even size: contiguous runs of offsets, a
+    partition's range split where a task fills up, small ranges packed into one task. Each task
+    holds at most ``max_records`` records, and there are at least ``min_tasks`` of them (if the
+    batch has that many records)."""
+    ranges = [(slot, start.get(slot, 0), stop) for slot, stop in sorted(end.items()) if stop > start.get(slot, 0)]
+    total = sum(hi - lo for _, lo, hi in ranges)
+    if total == 0:
+        return []
+    n_tasks = min(total, max(min_tasks, -(-total // max_records)))
+    size = -(-total // n_tasks)
+    tasks: list[RangeTask] = []
+    current: list[OffsetRange] = []
+    room = size
+    for slot, lo, hi in ranges:
         topic, partition = _split_slot(slot)
-        for lo in range(start.get(slot, 0), stop, records_per_task):
-            pieces.append(OffsetRange(topic, partition, lo, min(lo + records_per_task, stop)))
-    tasks, current, size = [], [], 0
-    for piece in pieces:
-        n = piece.end - piece.start
-        if current and size + n > records_per_task:
-            tasks.append(RangeTask(tuple(current)))
-            current, size = [], 0
-        current.append(piece)
-        size += n
+        while lo < hi:
+            take = min(room, hi - lo)
+            current.append(OffsetRange(topic, partition, lo, lo + take))
+            lo += take
+            room -= take
+            if room == 0:
+                tasks.append(RangeTask(tuple(current)))
+                current, room = [], size
     if current:
         tasks.append(RangeTask(tuple(current)))
     return tasks

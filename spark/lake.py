@@ -2,9 +2,9 @@
 
 Spark's Parquet file sink names files ``part-*.parquet`` as soon as a task starts, so a
 crash leaves empty, truncated or uncommitted files that readers globbing the folder
-(DuckDB, Athena, dbt) pick up. Here each micro-batch is written to ``_staging/`` first,
-then each finished file is renamed into
-``<zone>/<stream>/event_date=.../event_hour=.../part-<query id>-b<batch id>-<n>.parquet``.
+(DuckDB, Athena, dbt) pick up. Here the tasks of a micro-batch write to ``_staging/``
+(spark/land.py); once they all succeeded, the driver renames each file into
+``raw/<stream>/event_date=.../event_hour=.../part-<query id>-b<batch id>-<n>.parquet``.
 Names come from the query id (kept in the checkpoint) and the batch id, so when Spark
 replays a batch after a crash (same id, same Kafka offsets) it first removes that batch's
 earlier files and then writes them again: a replay replaces, it never adds.
@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
-
-_PARTITION_DIR = re.compile(r"(event_date=[^/]+/event_hour=[^/]+)/[^/]+\.parquet$")
 
 
 class HadoopFS:
@@ -65,29 +62,21 @@ def query_id(fs: HadoopFS, checkpoint: str) -> str:
 
 
 def commit_batch(
-    df: DataFrame, fs: HadoopFS, lake_root: str, zone: str, stream: str, batch_id: int, run_id: str
+    fs: HadoopFS, lake_root: str, stream: str, batch_id: int, run_id: str, staged: list[tuple[str, str, int]]
 ) -> int:
-    """Write ``df`` as this batch's files, replacing any earlier attempt; returns the number of files."""
-    target = f"{lake_root}/{zone}/{stream}"
-    staging = f"{lake_root}/_staging/{zone}/{stream}/{run_id}-batch={batch_id}"
+    """Move the files the batch's tasks staged (paths relative to the lake, with their event date
+    and hour) into ``raw/<stream>/``, replacing any earlier attempt of the same batch; returns
+    the number of files."""
+    target = f"{lake_root}/raw/{stream}"
     name = f"part-{run_id[:8]}-b{batch_id:010d}-"
     for leftover in fs.glob(f"{target}/*/*/{name}*.parquet"):
         fs.delete(leftover, recursive=False)
-    (
-        df.write.mode("overwrite")
-        .option("compression", "snappy")
-        .partitionBy("event_date", "event_hour")
-        .parquet(staging)
-    )
-    written = sorted(fs.glob(f"{staging}/*/*/*.parquet"))
     counters: dict[str, int] = {}
-    for path in written:
-        match = _PARTITION_DIR.search(path)
-        if match is None:
-            raise OSError(f"unexpected file in staging: {path}")
-        partition = match.group(1)
+    for path, event_date, event_hour in sorted(staged):
+        partition = f"event_date={event_date}/event_hour={event_hour}"
         n = counters.get(partition, 0)
         counters[partition] = n + 1
-        fs.rename(path, f"{target}/{partition}/{name}{n:04d}.parquet")
-    fs.delete(staging)
-    return len(written)
+        fs.rename(f"{lake_root}/{path}", f"{target}/{partition}/{name}{n:04d}.parquet")
+    for task_dir in {path.split("/event_date=")[0] for path, _, _ in staged}:
+        fs.delete(f"{lake_root}/{task_dir}")
+    return len(staged)

@@ -1,7 +1,7 @@
 """Per-batch progress of every query: to the log and to ``<lake>/_metrics/progress.jsonl``.
 
-Spark's own progress (input and processed rows/s, batch duration, source lag) is joined
-with what the writer counted (rows landed, rows quarantined, files written). The file is
+Spark's own progress (batch duration, source lag) is joined with what the writer counted
+(records read, rows landed, rows quarantined, files written), from which the rates come. The file is
 one JSON object per line so a dashboard can tail it; for a non-local lake only the log is
 written (metrics then belong in the cluster's monitoring).
 """
@@ -63,6 +63,7 @@ class MetricsSink:
         parsed = urlparse(lake_root)
         self.path = Path(parsed.path) / "_metrics" / "progress.jsonl" if parsed.scheme in ("", "file") else None
         self._batches: dict[tuple[str, int], BatchStats] = {}
+        self._last_trigger: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def record_batch(self, stats: BatchStats) -> None:
@@ -73,14 +74,22 @@ class MetricsSink:
         with self._lock:
             batch = self._batches.pop((progress.name, progress.batchId), None)
         lag = source_lag(progress.sources[0]) if progress.sources else None
+        # Spark counts the rows the source returned, which are staged files (spark/land.py): the
+        # Kafka records behind them are what the writer counted.
+        records = batch.rows + batch.quarantined if batch else 0
+        batch_ms = (progress.durationMs or {}).get("triggerExecution") or 0
+        started = datetime.fromisoformat(progress.timestamp.replace("Z", "+00:00")).timestamp()
+        previous = self._last_trigger.get(progress.name)
+        self._last_trigger[progress.name] = started
+        since_previous = started - previous if previous is not None else batch_ms / 1000
         row = {
             "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "stream": progress.name,
             "batch_id": progress.batchId,
-            "input_rows": progress.numInputRows,
-            "input_rows_per_s": round(progress.inputRowsPerSecond or 0.0, 1),
-            "processed_rows_per_s": round(progress.processedRowsPerSecond or 0.0, 1),
-            "batch_ms": (progress.durationMs or {}).get("triggerExecution"),
+            "input_rows": records,
+            "input_rows_per_s": round(records / since_previous, 1) if since_previous > 0 else 0.0,
+            "processed_rows_per_s": round(records * 1000 / batch_ms, 1) if batch_ms else 0.0,
+            "batch_ms": batch_ms,
             "source_lag_records": lag,
             **({k: v for k, v in asdict(batch).items() if k not in ("stream", "batch_id")} if batch else {}),
         }

@@ -22,16 +22,8 @@ _ARROW = {
     "integer": pa.int32(),
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
-_SPARK = {"string": "string", "double": "double", "integer": "int", "timestamp": "timestamp"}
 
-KAFKA_COLUMNS = (
-    ("kafka_topic", "string"),
-    ("kafka_partition", "int"),
-    ("kafka_offset", "bigint"),
-    ("kafka_timestamp", "timestamp"),
-)
 PARTITION_COLUMNS = ("event_date", "event_hour")
-QUARANTINE_COLUMNS = ("raw_value", "quarantine_reason")
 
 
 def parsed_arrow_schema(et: EventType) -> pa.Schema:
@@ -48,18 +40,6 @@ def parsed_arrow_schema(et: EventType) -> pa.Schema:
             ("quarantine_reason", pa.string()),
         ]
     )
-
-
-def parsed_spark_schema(et: EventType) -> str:
-    """DDL of the rows ``mapInArrow`` returns (contract fields, Kafka coordinates, partitions, quarantine)."""
-    columns = [f"{f.name} {_SPARK[f.type]}" for f in et.fields]
-    columns += [f"{name} {kind}" for name, kind in KAFKA_COLUMNS]
-    columns += ["event_date date", "event_hour int", "raw_value string", "quarantine_reason string"]
-    return ", ".join(columns)
-
-
-def raw_columns(et: EventType) -> list[str]:
-    return [*et.field_names, *(n for n, _ in KAFKA_COLUMNS), "ingested_at", *PARTITION_COLUMNS]
 
 
 def _to_datetime(text: str) -> datetime:
@@ -113,6 +93,113 @@ class QuarantineWriter:
             self.fs.move(hidden, f"{folder}/{name}")
 
 
+class FastParser:
+    """Vectorised parsing of the common case: a batch of compact JSON objects that all pass.
+
+    pyarrow's JSON reader parses the batch against the contract's types in C++; vectorised
+    checks then mirror the validator's rules (present, non-null, non-empty, enum, finite,
+    range, timestamp form). The checks are sufficient, not necessary: a row they accept is one
+    the validator accepts; every other row goes to the validator itself (``split_batch``),
+    which stays the one authority on what is valid and why not. pyarrow's JSON is as strict as
+    orjson except for NaN/Infinity, which the finite check catches."""
+
+    # Only UTC-designated timestamps take the fast path; other offsets go through the validator.
+    TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)$"
+    # Below this many rows a batch that fails to parse as a whole goes to the validator row by row.
+    MIN_BISECT = 64
+
+    def __init__(self, et: EventType) -> None:
+        self.et = et
+        json_types = {"string": pa.string(), "double": pa.float64(), "integer": pa.int64(), "timestamp": pa.string()}
+        self.json_schema = pa.schema([(f.name, json_types[f.type]) for f in et.fields])
+
+    def parse(self, values: pa.Array) -> tuple[pa.Table, pa.Array]:
+        """Typed contract columns for the rows in the mask it returns (other rows hold anything)."""
+        import pyarrow.json as pj
+
+        n = len(values)
+        # One value per line, and each yields exactly one row: a JSON object with no line breaks.
+        candidate = pc.fill_null(
+            pc.and_(
+                pc.and_(pc.starts_with(values, "{"), pc.ends_with(values, "}")),
+                pc.invert(pc.match_substring_regex(values, "[\\r\\n]")),
+            ),
+            False,
+        )
+        candidates = pc.indices_nonzero(candidate)
+        table = pa.table({f.name: pa.nulls(n, _ARROW[f.type]) for f in self.et.fields})
+        ok = pa.array([False] * n)
+        if len(candidates) == 0:
+            return table, ok
+        parsed = self._parse_rows(values.take(candidates).to_pylist(), pj)
+        if not parsed:
+            return table, ok
+        pieces, positions = [], []
+        for start, rows in parsed:
+            pieces.append(rows)
+            positions.append(candidates.slice(start, rows.num_rows))
+        rows = pa.concat_tables(pieces)
+        checked = self._checks(rows)
+        if checked is None:
+            return table, ok
+        typed, passed = checked
+        # Back to batch positions: rows that were not parsed come out null and not ok.
+        take: list[int | None] = [None] * n
+        for j, position in enumerate(pa.concat_arrays(positions).to_pylist()):
+            take[position] = j
+        index = pa.array(take, pa.int64())
+        ok = pc.fill_null(passed.take(index), False)
+        return typed.take(index), ok.combine_chunks() if isinstance(ok, pa.ChunkedArray) else ok
+
+    def _parse_rows(self, payloads: list[bytes], pj, start: int = 0) -> list[tuple[int, pa.Table]]:
+        """(first row, parsed table) pieces; halves that fail to parse are bisected, and pieces
+        smaller than MIN_BISECT rows that still fail are left to the validator."""
+        try:
+            rows = pj.read_json(
+                pa.BufferReader(b"\n".join(payloads)),
+                read_options=pj.ReadOptions(use_threads=False, block_size=1 << 30),
+                parse_options=pj.ParseOptions(explicit_schema=self.json_schema, unexpected_field_behavior="error"),
+            )
+        except (pa.ArrowInvalid, UnicodeDecodeError, ValueError):
+            if len(payloads) < self.MIN_BISECT:
+                return []
+            half = len(payloads) // 2
+            return self._parse_rows(payloads[:half], pj, start) + self._parse_rows(payloads[half:], pj, start + half)
+        return [(start, rows)] if rows.num_rows == len(payloads) else []
+
+    def _checks(self, rows: pa.Table) -> tuple[pa.Table, pa.Array] | None:
+        passed = pa.array([True] * rows.num_rows)
+        columns = {}
+        for f in self.et.fields:
+            col = rows.column(f.name)
+            good = pc.is_valid(col)
+            if f.type == "string":
+                good = pc.and_(good, pc.greater(pc.binary_length(col), 0))
+                if f.enum is not None:
+                    good = pc.and_(good, pc.is_in(col, value_set=pa.array(f.enum)))
+            elif f.type == "timestamp":
+                good = pc.and_(good, pc.match_substring_regex(col, self.TIMESTAMP))
+            elif f.type == "double":
+                good = pc.and_(good, pc.is_finite(col))
+            if f.type in ("double", "integer"):
+                lo = f.minimum if f.minimum is not None else (-(2**31) if f.type == "integer" else None)
+                hi = f.maximum if f.maximum is not None else (2**31 - 1 if f.type == "integer" else None)
+                if lo is not None:
+                    good = pc.and_(good, pc.greater_equal(col, lo))
+                if hi is not None:
+                    good = pc.and_(good, pc.less_equal(col, hi))
+            good = pc.fill_null(good, False)
+            passed = pc.and_(passed, good)
+            columns[f.name] = col
+        for f in self.et.fields:
+            col = pc.if_else(passed, columns[f.name], None)  # cast only what passed
+            try:
+                columns[f.name] = col.cast(_ARROW[f.type])
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return None  # e.g. a well-formed but impossible date: the validator words it
+        return pa.table(columns), passed
+
+
 def splitter(
     stream: str, quarantine_root: str | None = None
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
@@ -124,54 +211,81 @@ def splitter(
     schema = parsed_arrow_schema(et)
     field_names = et.field_names
     field_types = {f.name: f.type for f in et.fields}
+    fast = FastParser(et)
+
+    def validate_rows(values: list, validator) -> tuple[list[pa.Array], list, list]:
+        """The validator, row by row: contract columns, raw values of rejects, reasons."""
+        columns: dict[str, list] = {name: [] for name in field_names}
+        raw_values, reasons = [], []
+        for payload in values:
+            if payload is None:
+                event, reason = None, "empty Kafka record (null value)"
+            else:
+                event, reason = validator.parse(payload)
+            if event is None:
+                for col in columns.values():
+                    col.append(None)
+                raw_values.append(payload.decode("utf-8", "backslashreplace") if payload is not None else None)
+                reasons.append(reason)
+            else:
+                for name in field_names:
+                    columns[name].append(event[name])
+                raw_values.append(None)
+                reasons.append(None)
+        arrays = []
+        for name in field_names:
+            if field_types[name] == "timestamp":
+                arrays.append(
+                    pa.array([None if v is None else _to_datetime(v) for v in columns[name]], _ARROW["timestamp"])
+                )
+            else:
+                arrays.append(pa.array(columns[name], _ARROW[field_types[name]]))
+        return arrays, raw_values, reasons
+
+    def split_batch(batch: pa.RecordBatch, validator) -> pa.RecordBatch:
+        values = batch.column("value")
+        typed, ok = fast.parse(values)
+        slow = pc.indices_nonzero(pc.invert(ok))
+        if len(slow) == 0:
+            arrays = [typed.column(name).combine_chunks() for name in field_names]
+            raw_values = pa.nulls(batch.num_rows, pa.string())
+            reasons = pa.nulls(batch.num_rows, pa.string())
+        else:
+            checked, slow_raw, slow_reasons = validate_rows(values.take(slow).to_pylist(), validator)
+            arrays = [
+                pc.replace_with_mask(typed.column(name).combine_chunks(), pc.invert(ok), col)
+                for name, col in zip(field_names, checked, strict=True)
+            ]
+            everywhere = pc.invert(ok)
+            raw_values = pc.replace_with_mask(
+                pa.nulls(batch.num_rows, pa.string()), everywhere, pa.array(slow_raw, pa.string())
+            )
+            reasons = pc.replace_with_mask(
+                pa.nulls(batch.num_rows, pa.string()), everywhere, pa.array(slow_reasons, pa.string())
+            )
+        kafka_ts = batch.column("timestamp")
+        # Valid rows are partitioned by event time; quarantined rows by when Kafka got them.
+        event_time = pc.coalesce(arrays[field_names.index("event_time")], kafka_ts)
+        arrays += [
+            batch.column("topic"),
+            batch.column("partition"),
+            batch.column("offset"),
+            kafka_ts,
+            pc.cast(event_time, pa.date32()),
+            pc.cast(pc.hour(event_time), pa.int32()),
+            raw_values,
+            reasons,
+        ]
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     def split(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         validator = validator_for(stream)
         quarantine = QuarantineWriter(quarantine_root, stream) if quarantine_root else None
         for batch in batches:
-            values = batch.column("value").to_pylist()
-            kafka_ts = batch.column("timestamp")
-            columns: dict[str, list] = {name: [] for name in field_names}
-            raw_values, reasons = [], []
-            for payload in values:
-                if payload is None:
-                    event, reason = None, "empty Kafka record (null value)"
-                else:
-                    event, reason = validator.parse(payload)
-                if event is None:
-                    for col in columns.values():
-                        col.append(None)
-                    raw_values.append(payload.decode("utf-8", "backslashreplace") if payload is not None else None)
-                    reasons.append(reason)
-                else:
-                    for name in field_names:
-                        columns[name].append(event[name])
-                    raw_values.append(None)
-                    reasons.append(None)
-            arrays = []
-            for name in field_names:
-                kind = field_types[name]
-                if kind == "timestamp":
-                    arrays.append(
-                        pa.array([None if v is None else _to_datetime(v) for v in columns[name]], _ARROW["timestamp"])
-                    )
-                else:
-                    arrays.append(pa.array(columns[name], _ARROW[kind]))
-            # Valid rows are partitioned by event time; quarantined rows by when Kafka got them.
-            event_time = pc.coalesce(arrays[field_names.index("event_time")], kafka_ts)
-            arrays += [
-                batch.column("topic"),
-                batch.column("partition"),
-                batch.column("offset"),
-                kafka_ts,
-                pc.cast(event_time, pa.date32()),
-                pc.cast(pc.hour(event_time), pa.int32()),
-                pa.array(raw_values, pa.string()),
-                pa.array(reasons, pa.string()),
-            ]
-            out = pa.RecordBatch.from_arrays(arrays, schema=schema)
-            if quarantine is not None and any(r is not None for r in reasons):
-                rejected = pa.Table.from_batches([out]).filter(pc.is_valid(out.column("quarantine_reason")))
+            out = split_batch(batch, validator)
+            rejected_mask = pc.is_valid(out.column("quarantine_reason"))
+            if quarantine is not None and pc.any(rejected_mask).as_py():
+                rejected = pa.Table.from_batches([out]).filter(rejected_mask)
                 now = pa.array([datetime.now(UTC)] * rejected.num_rows, pa.timestamp("us", tz="UTC"))
                 first = (
                     batch.column("topic")[0].as_py(),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,10 +9,6 @@ from pathlib import Path
 import pytest
 
 from ingestion.broker import EmbeddedBroker, ensure_topics
-
-# Spark's Python workers must run the venv's interpreter (the project is installed there).
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 

@@ -1,0 +1,182 @@
+"""Spark ingest on this machine (`make bench`): the real broker, the real job, the Python source.
+
+1. drain: a backlog across the five topics, read with ``Trigger.AvailableNow`` in ``local[2]``;
+   rows/s = rows landed / time from the queries' start to the last commit (session start-up,
+   ~8 s, reported apart).
+2. latency: a producer process paced at a steady rate while the job runs with a short trigger;
+   per row, latency = when its Parquet file became visible (rename, the inode's ctime) minus
+   its Kafka timestamp (set by the producer when it sent the event). p50/p95 after a warm-up.
+
+    python -m bench.spark_ingest [--events N] [--rate R] [--seconds S] [--only drain|latency]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from contract import BY_NAME, topic_name
+from ingestion.broker import EmbeddedBroker, ensure_topics
+from ingestion.faults import FaultConfig, FaultInjector
+from ingestion.fleet import Fleet, FleetConfig
+from ingestion.producer import make_producer
+
+PARTITIONS = 4
+
+
+def fleet_records(events: int, prefix: str) -> list[tuple[str, str, bytes]]:
+    config = FleetConfig(vehicles=500, seed=7, start=datetime(2026, 11, 23, 8, tzinfo=UTC), departure_window_s=60)
+    records = []
+    for event in FaultInjector(FaultConfig(), validate=False).apply(Fleet(config).run(None)):
+        records.append((topic_name(BY_NAME[event.stream], prefix), event.key, event.value))
+        if len(records) >= events:
+            return records
+    return records
+
+
+def send_all(bootstrap: str, records: list) -> None:
+    producer = make_producer("confluent", bootstrap)
+    for topic, key, value in records:
+        producer.send(topic, key, value)
+    producer.flush()
+    producer.close()
+
+
+def send_paced(bootstrap: str, records: list, rate: float, go: mp.Event) -> None:
+    """Send ``rate`` events per second in 10 ms slices, so the Kafka timestamps are spread evenly."""
+    producer = make_producer("confluent", bootstrap)
+    go.wait()
+    started, sent = time.perf_counter(), 0
+    while sent < len(records):
+        due = min(len(records), int((time.perf_counter() - started) * rate))
+        for topic, key, value in records[sent:due]:
+            producer.send(topic, key, value)
+        sent = due
+        time.sleep(0.01)
+    producer.flush()
+    producer.close()
+
+
+def options(bootstrap: str, work: Path, prefix: str, **overrides):
+    from spark.job import StreamOptions
+
+    return StreamOptions(
+        bootstrap=bootstrap,
+        lake_root=(work / "lake").as_uri(),
+        checkpoint_root=(work / "checkpoints").as_uri(),
+        topic_prefix=prefix,
+        master="local[2]",
+        **overrides,
+    )
+
+
+def raw_rows(lake: Path) -> int:
+    import duckdb
+
+    return sum(
+        duckdb.execute(f"select count(*) from read_parquet('{lake}/raw/{s}/**/*.parquet')").fetchone()[0]
+        for s in BY_NAME
+        if any((lake / "raw" / s).rglob("*.parquet"))
+    )
+
+
+def drain(bootstrap: str, events: int) -> None:
+    from spark.job import Application
+
+    prefix = "bench_drain_"
+    ensure_topics(bootstrap, prefix, PARTITIONS)
+    records = fleet_records(events, prefix)
+    send_all(bootstrap, records)
+    with tempfile.TemporaryDirectory(prefix="smartcity-bench-") as tmp:
+        work = Path(tmp)
+        began = time.perf_counter()
+        app = Application(options(bootstrap, work, prefix, available_now=True, max_offsets_per_trigger=2_000_000))
+        session_s = time.perf_counter() - began
+        try:
+            began = time.perf_counter()
+            app.start()
+            app.supervise()
+            elapsed = time.perf_counter() - began
+        finally:
+            app.close()
+        landed = raw_rows(work / "lake")
+    print(f"drain      {len(records):>9,} events in backlog, {landed:,} landed")
+    print(f"           {landed / elapsed:>9,.0f} rows/s  ({elapsed:.1f} s; session start-up {session_s:.1f} s apart)")
+    if landed != len(records):
+        sys.exit(f"drain lost or duplicated rows: {landed} != {len(records)}")
+
+
+def latency(bootstrap: str, rate: float, seconds: float, trigger_s: float) -> None:
+    import duckdb
+
+    from spark.job import Application
+
+    prefix = "bench_latency_"
+    ensure_topics(bootstrap, prefix, PARTITIONS)
+    records = fleet_records(int(rate * seconds), prefix)
+    ctx = mp.get_context("fork")  # the producer forks before the JVM and its threads exist
+    go = ctx.Event()
+    producer = ctx.Process(target=send_paced, args=(bootstrap, records, rate, go), daemon=True)
+    producer.start()
+    with tempfile.TemporaryDirectory(prefix="smartcity-bench-") as tmp:
+        work = Path(tmp)
+        app = Application(options(bootstrap, work, prefix, trigger_seconds=trigger_s, starting_offsets="latest"))
+        app.start()
+        supervisor = threading.Thread(target=app.supervise, daemon=True)
+        supervisor.start()
+        time.sleep(3)  # the queries' first (empty) batches
+        go.set()
+        producer.join()
+        lake = work / "lake"
+        deadline = time.monotonic() + 60
+        while raw_rows(lake) < len(records) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        app.request_stop()
+        supervisor.join()
+        app.close()
+        visible = {str(p): os.stat(p).st_ctime for p in (lake / "raw").rglob("*.parquet")}
+        con = duckdb.connect()
+        con.execute("create table visible (file varchar, visible_at double)")
+        con.executemany("insert into visible values (?, ?)", list(visible.items()))
+        p50, p95, p99, n = con.execute(
+            f"""
+            with rows as (
+                select v.visible_at - epoch_ms(r.kafka_timestamp) / 1000.0 as latency_s, r.kafka_timestamp
+                from read_parquet('{lake}/raw/*/**/*.parquet', filename = true) as r
+                join visible as v on v.file = r.filename
+            ), steady as (
+                select * from rows where kafka_timestamp >= (select min(kafka_timestamp) from rows) + interval 5 second
+            )
+            select quantile_cont(latency_s, 0.5), quantile_cont(latency_s, 0.95), quantile_cont(latency_s, 0.99),
+                   count(*)
+            from steady
+            """
+        ).fetchone()
+    print(f"latency    {rate:>9,.0f} ev/s for {seconds:.0f} s, trigger {trigger_s} s, {n:,} rows after a 5 s warm-up")
+    print(f"           p50 {p50:.2f} s   p95 {p95:.2f} s   p99 {p99:.2f} s  (event sent -> Parquet visible)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="backlog size for the drain run")
+    parser.add_argument("--rate", type=float, default=10_000, help="steady events/s for the latency run")
+    parser.add_argument("--seconds", type=float, default=60, help="length of the latency run")
+    parser.add_argument("--trigger", type=float, default=1.0, help="trigger interval of the latency run")
+    parser.add_argument("--only", choices=("drain", "latency"))
+    args = parser.parse_args(argv)
+    with EmbeddedBroker() as broker:
+        if args.only in (None, "drain"):
+            drain(broker.bootstrap, args.events)
+        if args.only in (None, "latency"):
+            latency(broker.bootstrap, args.rate, args.seconds, args.trigger)
+
+
+if __name__ == "__main__":
+    main()
