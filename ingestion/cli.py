@@ -130,6 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_stream_arguments(stream)
 
+    compact = sub.add_parser(
+        "compact",
+        help="merge the small files of closed hours in the lake, one file per hour",
+        description="Merge the Parquet files of each closed event hour (ended more than --grace minutes ago) "
+        "into one, keeping one row per Kafka coordinate. Safe to run while the stream runs.",
+    )
+    compact.add_argument("--grace", type=_positive(float), default=60.0, help="minutes after an hour ends (60)")
+    compact.add_argument("--min-files", type=_positive(int), default=2, help="leave hours with fewer files (2)")
+    compact.add_argument("--zone", choices=("raw", "quarantine"), action="append", help="default: both")
+    compact.add_argument("--dry-run", action="store_true", help="report what would be merged, change nothing")
+
     up = sub.add_parser(
         "up",
         help="broker + Spark job + simulator together (what `make stream` runs)",
@@ -234,11 +245,30 @@ def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     return run_all(settings, vehicles=args.vehicles, speedup=args.speedup, duration_s=args.duration, seed=args.seed)
 
 
+def _cmd_compact(args: argparse.Namespace, settings: Settings) -> int:
+    from spark.compact import compact
+    from spark.storage import to_uri
+
+    done = compact(
+        to_uri(settings.lake_root),
+        zones=tuple(args.zone or ("raw", "quarantine")),
+        grace=timedelta(minutes=args.grace),
+        min_files=args.min_files,
+        dry_run=args.dry_run,
+    )
+    files = sum(h.files_in for h in done)
+    dropped = sum(h.rows_in - h.rows_out for h in done)
+    verb = "would merge" if args.dry_run else "merged"
+    print(f"{verb} {files} files into {len(done)} (one per closed hour); {dropped} duplicate rows dropped")
+    return 0
+
+
 COMMANDS = {
     "simulate": _cmd_simulate,
     "broker": _cmd_broker,
     "topics": _cmd_topics,
     "stream": _cmd_stream,
+    "compact": _cmd_compact,
     "up": _cmd_up,
 }
 

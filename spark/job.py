@@ -23,6 +23,7 @@ from ingestion.broker import ensure_topics, resolve_bootstrap
 from ingestion.config import Settings
 from ingestion.producer import BrokerUnreachable
 from spark.errors import QueryFailed
+from spark.storage import to_uri
 
 log = logging.getLogger("smartcity.stream")
 
@@ -217,8 +218,8 @@ def options_from_args(args: argparse.Namespace, settings: Settings) -> StreamOpt
         raise BrokerUnreachable("no Kafka to read: set KAFKA_BOOTSTRAP_SERVERS or run `smartcity broker start`")
     return StreamOptions(
         bootstrap=bootstrap,
-        lake_root=_uri(settings.lake_root),
-        checkpoint_root=_uri(settings.checkpoint_root),
+        lake_root=to_uri(settings.lake_root),
+        checkpoint_root=to_uri(settings.checkpoint_root),
         topic_prefix=settings.topic_prefix,
         streams=args.streams,
         master=args.master,
@@ -229,13 +230,6 @@ def options_from_args(args: argparse.Namespace, settings: Settings) -> StreamOpt
         starting_offsets=args.starting_offsets,
         duration_s=args.duration,
     )
-
-
-def _uri(location: str) -> str:
-    """Local paths become absolute ``file:`` URIs; ``s3a://`` and other URIs pass through."""
-    if "://" in location:
-        return location.rstrip("/")
-    return Path(location).resolve().as_uri()
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:

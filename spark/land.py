@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from contract.events import BY_NAME
 from spark.parse import PARTITION_COLUMNS, parsed_arrow_schema, splitter
+from spark.storage import filesystem
 
 STAGED_SCHEMA = pa.schema(
     [
@@ -47,15 +48,6 @@ def raw_arrow_schema(stream: str) -> pa.Schema:
 
 def staging_dir(stream: str) -> str:
     return f"_staging/raw/{stream}"
-
-
-def filesystem(lake_root: str):
-    """pyarrow's filesystem for the lake and the lake's path in it (``s3a://`` is S3 to pyarrow,
-    with credentials from the default AWS provider chain)."""
-    import pyarrow.fs as pafs
-
-    fs, base = pafs.FileSystem.from_uri(lake_root.replace("s3a://", "s3://", 1))
-    return fs, base.rstrip("/")
 
 
 class _HourFiles:

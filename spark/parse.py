@@ -69,11 +69,10 @@ class QuarantineWriter:
     """
 
     def __init__(self, root: str, stream: str) -> None:
-        import pyarrow.fs as pafs
+        from spark.storage import filesystem
 
-        uri = root.replace("s3a://", "s3://", 1)
-        self.fs, base = pafs.FileSystem.from_uri(uri)
-        self.base = f"{base.rstrip('/')}/{stream}"
+        self.fs, base = filesystem(root)
+        self.base = f"{base}/{stream}"
 
     def write(self, rows: pa.Table, first: tuple[str, int, int]) -> None:
         import pyarrow.parquet as pq

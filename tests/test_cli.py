@@ -35,6 +35,8 @@ def smartcity(*args: str, env_dir: Path | None = None, timeout: float = 60) -> s
         (["broker", "restart"], "invalid choice"),
         (["launch"], "invalid choice"),
         (["stream", "--streams", "bikes"], "unknown stream"),
+        (["compact", "--grace", "-5"], "--grace: must be positive"),
+        (["compact", "--zone", "gold"], "--zone: invalid choice"),
     ],
 )
 def test_bad_arguments_give_one_clear_line(args: list[str], message: str) -> None:
@@ -60,7 +62,7 @@ def test_bad_config_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_help_for_every_command() -> None:
-    for command in ([], ["simulate"], ["broker"], ["topics"], ["stream"], ["up"]):
+    for command in ([], ["simulate"], ["broker"], ["topics"], ["stream"], ["compact"], ["up"]):
         result = smartcity(*command, "--help")
         assert result.returncode == 0 and "usage: smartcity" in result.stdout
 
@@ -107,3 +109,9 @@ def test_embedded_broker_stops_cleanly() -> None:
     process = broker.process
     broker.stop()
     assert process is not None and process.poll() is not None
+
+
+def test_compact_on_an_empty_lake_reports_nothing_to_do(tmp_path: Path) -> None:
+    result = smartcity("compact", "--dry-run", env_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "would merge 0 files into 0 (one per closed hour); 0 duplicate rows dropped"

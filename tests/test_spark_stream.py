@@ -156,3 +156,35 @@ def test_a_failing_query_stops_the_app_with_its_error(lake: dict, tmp_path: Path
     )
     with pytest.raises(QueryFailed, match=r"query (weather|gps) failed"):
         run_job(options)
+
+
+def test_compact_merges_closed_hours_into_one_file_and_heals_duplicates(lake: dict) -> None:
+    import shutil
+    from datetime import timedelta
+
+    from spark.compact import compact
+
+    before = {name: count_rows(lake["lake"], name) for name in BY_NAME}
+    # A copy of a committed file: what a crash between a compaction's rename and its deletes leaves.
+    victim = sorted((lake["lake"] / "raw" / "vehicle").glob("*/*/part-*.parquet"))[0]
+    shutil.copy(victim, victim.with_name("part-copy-left-by-a-crash.parquet"))
+    assert count_rows(lake["lake"], "vehicle")[0] > before["vehicle"][0]
+
+    open_hours = {name: sorted((lake["lake"] / "raw" / name).glob("event_date=*/event_hour=9/*")) for name in BY_NAME}
+    at_hour_9 = START + timedelta(hours=1, minutes=59)  # hour 8 is closed, hour 9 is not
+    done = compact(lake["lake"].as_uri(), grace=timedelta(minutes=30), now=at_hour_9)
+
+    # (quarantine is partitioned by when Kafka got the record: the wall clock, not the fleet's)
+    assert {h.partition.rsplit("=", 1)[1] for h in done if h.zone == "raw"} == {"8"}
+    assert {h.stream for h in done if h.zone == "raw"} == set(BY_NAME)
+    for name in BY_NAME:
+        assert count_rows(lake["lake"], name) == before[name], name
+        hour_8 = list((lake["lake"] / "raw" / name).glob("event_date=*/event_hour=8/*.parquet"))
+        assert len(hour_8) == 1 and hour_8[0].name.startswith("compacted-")
+        assert sorted((lake["lake"] / "raw" / name).glob("event_date=*/event_hour=9/*")) == open_hours[name]
+    assert not list(lake["lake"].glob("raw/**/.*")), "no hidden or temporary files left in raw"
+    typed = query(
+        f"select typeof(event_time), typeof(kafka_partition) from read_parquet('{raw_glob(lake['lake'], 'gps')}') "
+        "limit 1"
+    )
+    assert typed == [("TIMESTAMP WITH TIME ZONE", "INTEGER")]
