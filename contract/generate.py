@@ -74,6 +74,11 @@ def dbt_sources() -> dict:
             for f in et.fields
         ]
         columns += [{"name": n, "data_type": t, "description": d} for n, t, d in KAFKA_COLUMNS]
+        rules = {
+            "not_null": list(et.field_names),
+            "ranges": {f.name: [f.minimum, f.maximum] for f in et.fields if f.minimum is not None or f.maximum is not None},
+            "accepted_values": {f.name: list(f.enum) for f in et.fields if f.enum is not None},
+        }
         tables.append(
             {
                 "name": et.name,
@@ -84,6 +89,8 @@ def dbt_sources() -> dict:
                     + et.name
                     + "/*/*/*.parquet', hive_partitioning = true)",
                 },
+                # Every rule of the contract, checked on what landed in one scan of the table.
+                "data_tests": [{"matches_contract": {"arguments": rules}}],
                 "columns": columns,
             }
         )

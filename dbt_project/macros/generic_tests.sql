@@ -22,3 +22,25 @@ select {{ column_name }}, {{ other_column }}
 from {{ model }}
 where {{ column_name }} > {{ other_column }}
 {% endtest %}
+
+{#- Rows that break any rule of the event contract: a required field null, a value out of its
+    range or not one of its values. Generated onto each source from contract/events.py. -#}
+{% test matches_contract(model, not_null=[], ranges={}, accepted_values={}) %}
+select *
+from {{ model }}
+where false
+    {%- for column in not_null %}
+    or {{ column }} is null
+    {%- endfor %}
+    {%- for column, bounds in ranges.items() %}
+    {%- if bounds[0] is not none %}
+    or {{ column }} < {{ bounds[0] }}
+    {%- endif %}
+    {%- if bounds[1] is not none %}
+    or {{ column }} > {{ bounds[1] }}
+    {%- endif %}
+    {%- endfor %}
+    {%- for column, values in accepted_values.items() %}
+    or {{ column }} not in ({% for v in values %}'{{ v }}'{% if not loop.last %}, {% endif %}{% endfor %})
+    {%- endfor %}
+{% endtest %}

@@ -1,17 +1,48 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail'
+    )
+}}
+
 -- Every position a vehicle reported, from its telemetry and from its GPS receiver.
 with
 
 readings as (
 
-    select vehicle_id, event_time, lat, lon, speed_kmh, is_on_route, 'telemetry' as position_source
-    from {{ ref('stg_smartcity__vehicle_readings') }}
+    select
+        event_id,
+        vehicle_id,
+        event_time,
+        lat,
+        lon,
+        speed_kmh,
+        is_on_route,
+        'telemetry' as position_source,
+        cast(null as {{ dbt.type_string() }}) as vehicle_type,
+        ingested_at
+    -- Telemetry from its own incremental copy: the staging de-duplication runs once per stream.
+    from {{ ref('int_vehicle_readings_segmented') }}
+    {{ new_arrivals(lake_partitions=false) }}
 
 ),
 
 fixes as (
 
-    select vehicle_id, event_time, lat, lon, speed_kmh, is_on_route, 'gps' as position_source
+    select
+        event_id,
+        vehicle_id,
+        event_time,
+        lat,
+        lon,
+        speed_kmh,
+        is_on_route,
+        'gps' as position_source,
+        vehicle_type,
+        ingested_at
     from {{ ref('stg_smartcity__gps_fixes') }}
+    {{ new_arrivals() }}
 
 )
 

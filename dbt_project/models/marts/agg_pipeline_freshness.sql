@@ -1,16 +1,17 @@
--- Entries per raw table after de-duplication, and how fresh each one is.
+-- Entries per raw table after de-duplication, and how fresh each one is. The two big streams
+-- are counted in their incremental copies, the others in staging.
 {% set tables = [
-    ('vehicle', 'stg_smartcity__vehicle_readings'),
-    ('gps', 'stg_smartcity__gps_fixes'),
-    ('traffic', 'stg_smartcity__camera_sightings'),
-    ('weather', 'stg_smartcity__weather_observations'),
-    ('emergency', 'stg_smartcity__incident_events'),
+    ('vehicle', 'int_vehicle_readings_segmented', none),
+    ('gps', 'int_vehicle_positions_unioned', "position_source = 'gps'"),
+    ('traffic', 'stg_smartcity__camera_sightings', none),
+    ('weather', 'stg_smartcity__weather_observations', none),
+    ('emergency', 'stg_smartcity__incident_events', none),
 ] %}
 
 with
 
 counts as (
-    {% for raw_table, model in tables %}
+    {% for raw_table, model, condition in tables %}
         select
             '{{ raw_table }}' as raw_table,
             count(*) as entries,
@@ -18,6 +19,7 @@ counts as (
             max(event_time) as latest_event_time,
             max(ingested_at) as latest_ingested_at
         from {{ ref(model) }}
+        {% if condition %}where {{ condition }}{% endif %}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 )

@@ -20,7 +20,7 @@ incidents as (
         {{ grid_cell('lon') }} as cell_lon,
         count(*) as incidents
     from {{ ref('int_incidents_pivoted') }}
-    group by 1, 2
+    group by {{ grid_cell('lat') }}, {{ grid_cell('lon') }}
 
 ),
 

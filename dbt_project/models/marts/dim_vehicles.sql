@@ -12,15 +12,18 @@ readings as (
         min(event_time) as first_seen_at,
         max(event_time) as last_seen_at,
         max(route_km) as max_route_km
-    from {{ ref('stg_smartcity__vehicle_readings') }}
+    from {{ ref('int_vehicle_readings_segmented') }}
     group by vehicle_id
 
 ),
 
 types as (
 
-    select vehicle_id, max(vehicle_type) as vehicle_type
-    from {{ ref('stg_smartcity__gps_fixes') }}
+    select
+        vehicle_id,
+        max(vehicle_type) as vehicle_type
+    from {{ ref('int_vehicle_positions_unioned') }}
+    where position_source = 'gps'
     group by vehicle_id
 
 )

@@ -23,6 +23,8 @@ renamed as (
         kafka_partition,
         kafka_offset,
         {{ utc_timestamp('ingested_at') }} as ingested_at,
+        event_date,
+        event_hour,
         {{ is_on_route('lat', 'lon') }} as is_on_route
     from source
 

@@ -1,0 +1,103 @@
+"""dbt on the local target at scale (`make bench`): `dbt build` wall time at 1M and 10M raw
+events, then an incremental `dbt run` after one more minute of the fleet's data on top of 10M.
+
+The lakes are written by the job's landing code (bench/lake.py); 10M is the 1M fleet plus
+nine copies of it as other fleets. Each build starts from an empty DuckDB file.
+
+    python -m bench.dbt_build [--base-events N] [--copies K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.lake import copy_fleet, fleet_payloads, land
+from ingestion.fleet import FleetConfig
+
+PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
+DBT = str(Path(sys.executable).with_name("dbt"))
+START = datetime(2026, 11, 23, 6, tzinfo=UTC)
+SLOWEST = 0
+
+
+def dbt(command: str, lake: Path, database: Path) -> float:
+    env = {
+        **os.environ,
+        "SMARTCITY_LAKE_ROOT": str(lake),
+        "SMARTCITY_DUCKDB_PATH": str(database),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DBT_PROFILES_DIR": str(PROJECT),
+    }
+    began = time.perf_counter()
+    done = subprocess.run([DBT, command, "--quiet"], cwd=PROJECT, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - began
+    if done.returncode != 0:
+        sys.exit(f"dbt {command} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
+    if SLOWEST:
+        import json
+
+        results = json.loads((PROJECT / "target" / "run_results.json").read_text())["results"]
+        for node in sorted(results, key=lambda r: -r["execution_time"])[:SLOWEST]:
+            print(f"    {node['execution_time']:6.1f} s  {node['unique_id'].split('.')[-1][:70]}")
+    return elapsed
+
+
+def raw_rows(lake: Path) -> int:
+    import duckdb
+
+    return duckdb.execute(f"select count(*) from read_parquet('{lake}/raw/*/*/*/*.parquet')").fetchone()[0]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-events", type=int, default=1_000_000, help="events of the simulated fleet")
+    parser.add_argument("--copies", type=int, default=9, help="extra fleets copied from it for the large run")
+    parser.add_argument("--slowest", type=int, default=0, help="also list the N slowest nodes of each dbt run")
+    args = parser.parse_args(argv)
+    global SLOWEST
+    SLOWEST = args.slowest
+    fleet = FleetConfig(vehicles=200, seed=11, start=START, departure_window_s=900)
+    with tempfile.TemporaryDirectory(prefix="smartcity-dbt-bench-") as tmp:
+        lake = Path(tmp) / "lake"
+        began = time.perf_counter()
+        payloads = fleet_payloads(fleet, duration_s=None, max_events=args.base_events)
+        land(lake, payloads, first_offset=0, sent_at=datetime.now(UTC))
+        base_files = list(lake.glob("raw/*/*/*/*.parquet"))
+        print(f"lake       {raw_rows(lake):>11,} raw events written in {time.perf_counter() - began:.0f} s")
+        print(f"{'raw events':>22}{'dbt build (s)':>16}")
+        print(f"{raw_rows(lake):>22,}{dbt('build', lake, Path(tmp) / 'small.duckdb'):>16.1f}")
+
+        # The other fleets drive one after another, an hour apart: 10M events over ~10 hours.
+        copy_fleet(lake, args.copies, base_files, hours_apart=1)
+        database = Path(tmp) / "large.duckdb"
+        large = raw_rows(lake)
+        print(f"{large:>22,}{dbt('build', lake, database):>16.1f}")
+
+        # One more minute of traffic after the last fleet's data (another seed: new event ids).
+        minute_start = START + timedelta(seconds=_fleet_seconds(lake))
+        more = fleet_payloads(
+            FleetConfig(vehicles=200, seed=12, start=minute_start, departure_window_s=1), duration_s=60
+        )
+        land(lake, more, first_offset=10**8, sent_at=datetime.now(UTC))
+        added = raw_rows(lake) - large
+        print(f"incremental dbt run after 1 more minute ({added:,} events): {dbt('run', lake, database):.1f} s")
+
+
+def _fleet_seconds(lake: Path) -> float:
+    import duckdb
+
+    newest = duckdb.execute(
+        f"select epoch(max(event_time)) from read_parquet('{lake}/raw/vehicle/*/*/*.parquet')"
+    ).fetchone()[0]
+    return newest - START.timestamp() + 1
+
+
+if __name__ == "__main__":
+    main()
