@@ -48,6 +48,7 @@ test: $(STAMP)  ## the whole suite: lint, unit, integration (real broker, Spark,
 bench: $(STAMP)  ## benchmarks: producer (both backends), Spark ingest (drain rate, latency), dbt build
 	$(BIN)/python -m bench.producer
 	$(BIN)/python -m bench.spark_ingest
+	$(BIN)/python -m bench.dbt_build
 
 clean:  ## remove generated data (not .venv)
 	rm -rf data dbt_project/target dbt_project/logs

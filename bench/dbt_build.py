@@ -40,10 +40,12 @@ def dbt(command: str, lake: Path, database: Path) -> float:
     elapsed = time.perf_counter() - began
     if done.returncode != 0:
         sys.exit(f"dbt {command} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
-    if SLOWEST:
-        import json
+    import json
 
-        results = json.loads((PROJECT / "target" / "run_results.json").read_text())["results"]
+    run = json.loads((PROJECT / "target" / "run_results.json").read_text())
+    print(f"    ({run['elapsed_time']:.1f} s running nodes; the rest is dbt starting and loading the project)")
+    if SLOWEST:
+        results = run["results"]
         for node in sorted(results, key=lambda r: -r["execution_time"])[:SLOWEST]:
             print(f"    {node['execution_time']:6.1f} s  {node['unique_id'].split('.')[-1][:70]}")
     return elapsed
