@@ -76,7 +76,9 @@ def dbt_sources() -> dict:
         columns += [{"name": n, "data_type": t, "description": d} for n, t, d in KAFKA_COLUMNS]
         rules = {
             "not_null": list(et.field_names),
-            "ranges": {f.name: [f.minimum, f.maximum] for f in et.fields if f.minimum is not None or f.maximum is not None},
+            "ranges": {
+                f.name: [f.minimum, f.maximum] for f in et.fields if f.minimum is not None or f.maximum is not None
+            },
             "accepted_values": {f.name: list(f.enum) for f in et.fields if f.enum is not None},
         }
         tables.append(
