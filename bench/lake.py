@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from contract import BY_NAME
 from ingestion.faults import FaultConfig, FaultInjector
 from ingestion.fleet import Fleet, FleetConfig
-from spark.kafka_source import _ARROW_SCHEMA
+from spark.kafka_source import RECORD_SCHEMA
 from spark.land import lander
 
 CHUNK = 100_000
@@ -50,7 +50,7 @@ def _kafka_batches(stream: str, values: list[bytes], first_offset: int, sent_at:
                 pa.array(range(first_offset + lo, first_offset + lo + n), pa.int64()),
                 pa.array([sent_at] * n, pa.timestamp("us", tz="UTC")),
             ],
-            schema=_ARROW_SCHEMA,
+            schema=RECORD_SCHEMA,
         )
 
 

@@ -21,7 +21,7 @@ from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadLimit, ReadMa
 
 NAME = "smartcity_kafka"
 SCHEMA = "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
-_ARROW_SCHEMA = pa.schema(
+RECORD_SCHEMA = pa.schema(
     [
         ("key", pa.binary()),
         ("value", pa.binary()),
@@ -323,5 +323,5 @@ def _batch(rng: OffsetRange, keys: list, values: list, offsets: list, stamps: li
             pa.array(offsets, pa.int64()),
             pa.array(stamps, pa.timestamp("us", tz="UTC")),
         ],
-        schema=_ARROW_SCHEMA,
+        schema=RECORD_SCHEMA,
     )

@@ -14,6 +14,7 @@ import pytest
 from contract import BY_NAME, validator_for
 from ingestion.faults import FaultConfig, FaultInjector
 from ingestion.fleet import Fleet, FleetConfig
+from spark.kafka_source import RECORD_SCHEMA
 from spark.parse import FastParser, splitter
 from tests.conftest import START
 
@@ -61,16 +62,7 @@ def kafka_batch(values: list) -> pa.RecordBatch:
             "offset": list(range(n)),
             "timestamp": [START] * n,
         },
-        schema=pa.schema(
-            [
-                ("key", pa.binary()),
-                ("value", pa.binary()),
-                ("topic", pa.string()),
-                ("partition", pa.int32()),
-                ("offset", pa.int64()),
-                ("timestamp", pa.timestamp("us", tz="UTC")),
-            ]
-        ),
+        schema=RECORD_SCHEMA,
     )
 
 
