@@ -244,7 +244,8 @@ def splitter(
     def split_batch(batch: pa.RecordBatch, validator) -> pa.RecordBatch:
         values = batch.column("value")
         typed, ok = fast.parse(values)
-        slow = pc.indices_nonzero(pc.invert(ok))
+        failed = pc.invert(ok)
+        slow = pc.indices_nonzero(failed)
         if len(slow) == 0:
             arrays = [typed.column(name).combine_chunks() for name in field_names]
             raw_values = pa.nulls(batch.num_rows, pa.string())
@@ -252,15 +253,14 @@ def splitter(
         else:
             checked, slow_raw, slow_reasons = validate_rows(values.take(slow).to_pylist(), validator)
             arrays = [
-                pc.replace_with_mask(typed.column(name).combine_chunks(), pc.invert(ok), col)
+                pc.replace_with_mask(typed.column(name).combine_chunks(), failed, col)
                 for name, col in zip(field_names, checked, strict=True)
             ]
-            everywhere = pc.invert(ok)
             raw_values = pc.replace_with_mask(
-                pa.nulls(batch.num_rows, pa.string()), everywhere, pa.array(slow_raw, pa.string())
+                pa.nulls(batch.num_rows, pa.string()), failed, pa.array(slow_raw, pa.string())
             )
             reasons = pc.replace_with_mask(
-                pa.nulls(batch.num_rows, pa.string()), everywhere, pa.array(slow_reasons, pa.string())
+                pa.nulls(batch.num_rows, pa.string()), failed, pa.array(slow_reasons, pa.string())
             )
         kafka_ts = batch.column("timestamp")
         # Valid rows are partitioned by event time; quarantined rows by when Kafka got them.
