@@ -198,6 +198,13 @@ def test_every_model_compiles_offline_and_parses_in_the_warehouse_dialect(target
             [sqlfluff, "parse", "--dialect", target, str(path), "--nofail"], capture_output=True, text=True, timeout=120
         )
         assert "unparsable" not in parsed.stdout, f"{path.name}: {parsed.stdout[-1500:]}"
+    if target == "redshift":
+        import json
+
+        nodes = json.loads((tmp_path / "target" / "manifest.json").read_text())["nodes"].values()
+        views = [n for n in nodes if n["config"].get("materialized") == "view"]
+        bound = [n["name"] for n in views if n["config"].get("bind", True)]
+        assert bound == [], f"views over the Spectrum schema must be late-binding (bind: false): {bound}"
 
 
 def test_sqlfluff_lint_passes_with_the_committed_config(tmp_path: Path) -> None:
