@@ -13,12 +13,14 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import multiprocessing as mp
 import os
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,22 +33,23 @@ from ingestion.producer import make_producer
 PARTITIONS = 4
 
 
-def fleet_records(events: int, prefix: str) -> list[tuple[str, str, bytes]]:
+def fleet_records(events: int, prefix: str) -> Iterator[tuple[str, str, bytes]]:
     config = FleetConfig(vehicles=500, seed=7, start=datetime(2026, 11, 23, 8, tzinfo=UTC), departure_window_s=60)
-    records = []
-    for event in FaultInjector(FaultConfig(), validate=False).apply(Fleet(config).run(None)):
-        records.append((topic_name(BY_NAME[event.stream], prefix), event.key, event.value))
-        if len(records) >= events:
-            return records
-    return records
+    records = FaultInjector(FaultConfig(), validate=False).apply(Fleet(config).run(None))
+    for event in itertools.islice(records, events):
+        yield topic_name(BY_NAME[event.stream], prefix), event.key, event.value
 
 
-def send_all(bootstrap: str, records: list) -> None:
+def send_all(bootstrap: str, records: Iterable[tuple[str, str, bytes]]) -> int:
+    """Send as the fleet generates, so the backlog lives in the broker only; returns events sent."""
     producer = make_producer("confluent", bootstrap)
+    sent = 0
     for topic, key, value in records:
         producer.send(topic, key, value)
+        sent += 1
     producer.flush()
     producer.close()
+    return sent
 
 
 def send_paced(bootstrap: str, records: list, rate: float, go: mp.Event) -> None:
@@ -92,8 +95,7 @@ def drain(bootstrap: str, events: int) -> None:
 
     prefix = "bench_drain_"
     ensure_topics(bootstrap, prefix, PARTITIONS)
-    records = fleet_records(events, prefix)
-    send_all(bootstrap, records)
+    backlog = send_all(bootstrap, fleet_records(events, prefix))
     with tempfile.TemporaryDirectory(prefix="smartcity-bench-") as tmp:
         work = Path(tmp)
         began = time.perf_counter()
@@ -107,10 +109,10 @@ def drain(bootstrap: str, events: int) -> None:
         finally:
             app.close()
         landed = raw_rows(work / "lake")
-    print(f"drain      {len(records):>9,} events in backlog, {landed:,} landed")
+    print(f"drain      {backlog:>9,} events in backlog, {landed:,} landed")
     print(f"           {landed / elapsed:>9,.0f} rows/s  ({elapsed:.1f} s; session start-up {session_s:.1f} s apart)")
-    if landed != len(records):
-        sys.exit(f"drain lost or duplicated rows: {landed} != {len(records)}")
+    if landed != backlog:
+        sys.exit(f"drain lost or duplicated rows: {landed} != {backlog}")
 
 
 def latency(bootstrap: str, rate: float, seconds: float, trigger_s: float) -> None:
@@ -120,7 +122,7 @@ def latency(bootstrap: str, rate: float, seconds: float, trigger_s: float) -> No
 
     prefix = "bench_latency_"
     ensure_topics(bootstrap, prefix, PARTITIONS)
-    records = fleet_records(int(rate * seconds), prefix)
+    records = list(fleet_records(int(rate * seconds), prefix))
     ctx = mp.get_context("fork")  # the producer forks before the JVM and its threads exist
     go = ctx.Event()
     producer = ctx.Process(target=send_paced, args=(bootstrap, records, rate, go), daemon=True)
