@@ -41,7 +41,7 @@ class EventType:
 
 
 _COMMON = (
-    Field("event_id", "string", "Stable id, deterministic from seed, vehicle, stream and sequence (UUID v5)."),
+    Field("event_id", "string", "Stable id (UUID v5) from seed, start time, vehicle, stream and sequence."),
     Field(
         "schema_version",
         "integer",

@@ -3,6 +3,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
+from datetime import timedelta
 
 import pytest
 
@@ -122,6 +123,21 @@ def test_same_seed_same_events_other_seed_other_events() -> None:
     assert [b["event_id"] for _, b in first] != [b["event_id"] for _, b in other]
     ids = [b["event_id"] for _, b in first]
     assert len(ids) == len(set(ids))
+
+
+def test_runs_started_at_other_times_share_no_event_or_incident_id() -> None:
+    """Two `make stream` runs (same default seed, later start) land in one lake: de-duplication
+    on event_id must not take the second run's events for copies of the first's."""
+
+    def ids(start) -> tuple[set, set]:
+        config = FleetConfig(vehicles=6, seed=42, start=start, incidents_per_vehicle_hour=40)
+        bodies = [e.body for e in Fleet(config).run(600)]
+        return {b["event_id"] for b in bodies}, {b["incident_id"] for b in bodies if "incident_id" in b}
+
+    (events, incidents), (later_events, later_incidents) = ids(START), ids(START + timedelta(hours=1))
+    assert incidents and later_incidents
+    assert not events & later_events and not incidents & later_incidents
+    assert ids(START) == (events, incidents)
 
 
 def test_large_fleet_runs() -> None:
