@@ -250,7 +250,7 @@ def _cmd_compact(args: argparse.Namespace, settings: Settings) -> int:
     from spark.storage import to_uri
 
     done = compact(
-        to_uri(settings.lake_root),
+        to_uri(settings.lake_root, "SMARTCITY_LAKE_ROOT"),
         zones=tuple(args.zone or ("raw", "quarantine")),
         grace=timedelta(minutes=args.grace),
         min_files=args.min_files,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import json
 import os
 import signal
@@ -39,6 +40,17 @@ def _report(settings: Settings, stop: threading.Event, every_s: float = 5.0) -> 
         print(f"[lake] landed {sum(landed.values()):,} rows: {summary}", file=sys.stderr, flush=True)
 
 
+def _watch(job: subprocess.Popen, stop: threading.Event) -> None:
+    """A job that dies stops the simulator at once (as Ctrl-C would), instead of feeding a
+    broker nobody reads until the duration runs out."""
+    while not stop.wait(1.0):
+        code = job.poll()
+        if code is not None:
+            print(f"[up] the Spark job exited with code {code}; stopping", file=sys.stderr, flush=True)
+            _thread.interrupt_main()
+            return
+
+
 def run_all(settings: Settings, *, vehicles: int, speedup: float, duration_s: float | None, seed: int) -> int:
     broker = None
     bootstrap = settings.bootstrap_servers
@@ -59,6 +71,7 @@ def run_all(settings: Settings, *, vehicles: int, speedup: float, duration_s: fl
         )
         print(f"[up] spark job pid {job.pid}; lake {settings.lake_root}", file=sys.stderr, flush=True)
         threading.Thread(target=_report, args=(settings, stop_reporting), daemon=True).start()
+        threading.Thread(target=_watch, args=(job, stop_reporting), daemon=True).start()
         fleet = FleetConfig(vehicles=vehicles, seed=seed, start=datetime.now(UTC).replace(microsecond=0))
         producer = make_producer("kafka-python", bootstrap)
         try:
@@ -77,7 +90,7 @@ def run_all(settings: Settings, *, vehicles: int, speedup: float, duration_s: fl
             time.sleep(6)  # a few triggers so the last events land before the job stops
         return 0 if job.poll() in (None, 0) else 1
     except KeyboardInterrupt:
-        return 130
+        return 1 if job is not None and job.poll() not in (None, 0) else 130
     finally:
         stop_reporting.set()
         if job is not None and job.poll() is None:

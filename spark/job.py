@@ -218,8 +218,8 @@ def options_from_args(args: argparse.Namespace, settings: Settings) -> StreamOpt
         raise BrokerUnreachable("no Kafka to read: set KAFKA_BOOTSTRAP_SERVERS or run `smartcity broker start`")
     return StreamOptions(
         bootstrap=bootstrap,
-        lake_root=to_uri(settings.lake_root),
-        checkpoint_root=to_uri(settings.checkpoint_root),
+        lake_root=to_uri(settings.lake_root, "SMARTCITY_LAKE_ROOT"),
+        checkpoint_root=to_uri(settings.checkpoint_root, "SMARTCITY_CHECKPOINT_ROOT"),
         topic_prefix=settings.topic_prefix,
         streams=args.streams,
         master=args.master,

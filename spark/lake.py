@@ -17,6 +17,8 @@ import logging
 
 from pyspark.sql import SparkSession
 
+from ingestion.config import ConfigError
+
 log = logging.getLogger(__name__)
 
 
@@ -26,7 +28,11 @@ class HadoopFS:
     def __init__(self, spark: SparkSession, root: str) -> None:
         jvm = spark.sparkContext._jvm
         self._Path = jvm.org.apache.hadoop.fs.Path
-        fs = self._Path(root).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+        try:
+            fs = self._Path(root).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+        except Exception as exc:  # Py4JJavaError: a scheme without its connector on the classpath
+            reason = exc.java_exception.getMessage() if hasattr(exc, "java_exception") else str(exc)
+            raise ConfigError(f"lake root {root}: {reason} (is its Hadoop connector on the classpath?)") from None
         # The local FS keeps a hidden .crc beside each file and renames it along; the lake wants
         # the data files only (the .crc files stay in _staging and are deleted with it).
         checksummed = jvm.org.apache.hadoop.fs.ChecksumFileSystem

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ingestion.config import ConfigError
 
-def to_uri(location: str) -> str:
-    """Local paths become absolute ``file:`` URIs; ``s3a://`` and other URIs pass through."""
-    if "://" in location:
-        return location.rstrip("/")
-    return Path(location).resolve().as_uri()
+# Stores both sides of a commit can reach: pyarrow writes the files in the tasks, Hadoop's
+# FileSystem renames them on the driver (s3a, gs and abfs need their connector jars there).
+SCHEMES = ("file", "s3a", "s3", "gs", "hdfs", "abfs", "abfss")
+
+
+def to_uri(location: str, setting: str = "location") -> str:
+    """Local paths become absolute ``file:`` URIs; ``s3a://`` and the other SCHEMES pass through."""
+    if "://" not in location:
+        return Path(location).resolve().as_uri()
+    scheme = location.split("://", 1)[0].lower()
+    if scheme not in SCHEMES:
+        choices = ", ".join(SCHEMES)
+        raise ConfigError(f"{setting}: unsupported scheme {scheme!r} in {location!r} (use a path or {choices})")
+    return location.rstrip("/")
 
 
 def filesystem(root: str):

@@ -61,6 +61,19 @@ def test_bad_config_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert result.stderr.strip() == "smartcity: error: SMARTCITY_TOPIC_PARTITIONS must be an integer, got 'lots'"
 
 
+@pytest.mark.parametrize("command", [["stream", "--bootstrap", "127.0.0.1:9"], ["compact"]])
+def test_a_lake_root_nothing_can_write_to_is_one_line(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMARTCITY_LAKE_ROOT", "nowhere://lake")
+    result = smartcity(*command, env_dir=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "smartcity: error: SMARTCITY_LAKE_ROOT: unsupported scheme 'nowhere' in 'nowhere://lake' "
+        "(use a path or file, s3a, s3, gs, hdfs, abfs, abfss)"
+    )
+
+
 def test_help_for_every_command() -> None:
     for command in ([], ["simulate"], ["broker"], ["topics"], ["stream"], ["compact"], ["up"]):
         result = smartcity(*command, "--help")
