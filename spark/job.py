@@ -57,6 +57,8 @@ def build_session(options: StreamOptions):
         .master(options.master)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "4")
+        # Streaming queries only: adaptive execution does not apply to them (Spark warns per query).
+        .config("spark.sql.adaptive.enabled", "false")
         # int64 UTC-adjusted timestamps: DuckDB, Athena and Spectrum read them as UTC instants.
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         # Write each hour's rows as they come instead of sorting the batch by partition first.
@@ -71,6 +73,11 @@ def build_session(options: StreamOptions):
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    # Stopping a query cancels its job group even when no job runs; Spark warns about each one.
+    jvm = spark.sparkContext._jvm
+    jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+        "org.apache.spark.scheduler.DAGScheduler", jvm.org.apache.logging.log4j.Level.ERROR
+    )
     return spark
 
 
@@ -107,9 +114,8 @@ def staged_stream(spark, options: StreamOptions, stream: str):
     if use_native:
         fmt = "kafka"
     else:
-        from spark.kafka_source import NAME, KafkaOffsetsDataSource
+        from spark.kafka_source import NAME
 
-        spark.dataSource.register(KafkaOffsetsDataSource)
         fmt = NAME
     reader = (
         spark.readStream.format(fmt)
@@ -141,9 +147,12 @@ class Application:
         self._stop = threading.Event()
 
     def start(self) -> None:
+        from spark.kafka_source import KafkaOffsetsDataSource
         from spark.writer import StreamWriter
 
         self.spark.streams.addListener(self.metrics.listener())
+        if self.options.source != "native":
+            self.spark.dataSource.register(KafkaOffsetsDataSource)  # once per session, for every query
         for stream in self.options.streams:
             checkpoint = f"{self.options.checkpoint_root}/{stream}"
             writer = StreamWriter(self.spark, stream, self.options.lake_root, checkpoint, self.metrics)
