@@ -147,7 +147,7 @@ class Fleet:
         self._start_epoch = config.start.timestamp()
         # Ids are stable for one seed and start (a replay gives the same ids) and differ between
         # runs: two `make stream` runs into one lake must not share event or incident ids.
-        self._run_key = f"{config.seed}/{config.start.astimezone(UTC):%Y%m%dT%H%M%S}"
+        self._run_stamp = f"{config.seed}-{config.start.astimezone(UTC):%Y%m%dT%H%M%S}"
         self._timestamps = _Timestamps()
         self._incident_rng = random.Random(f"{config.seed}/incidents")
         self.vehicles = [self._new_vehicle(i) for i in range(config.vehicles)]
@@ -181,7 +181,7 @@ class Fleet:
     # -- identities and times -------------------------------------------------------------
 
     def _event_id(self, vehicle_id: str, stream: str, seq: int) -> str:
-        return uuid5(f"{self._run_key}/{vehicle_id}/{stream}/{seq}")
+        return uuid5(f"{self._run_stamp}/{vehicle_id}/{stream}/{seq}")
 
     def _header(self, v_id: str, seq_owner: dict[str, int], et: EventType, epoch_ms: int) -> dict:
         seq = seq_owner.get(et.name, 0)
@@ -229,7 +229,7 @@ class Fleet:
         lat, lon, _ = self.route.position(km)
         self._incident_seq += 1
         inc = Incident(
-            incident_id=f"INC-{cfg.seed}-{cfg.start.astimezone(UTC):%Y%m%dT%H%M%S}-{self._incident_seq:06d}",
+            incident_id=f"INC-{self._run_stamp}-{self._incident_seq:06d}",
             reporter=v.vehicle_id,
             incident_type=r.choice(_INCIDENT_TYPES),
             severity=r.randint(1, 5),
