@@ -58,6 +58,7 @@ class _HourFiles:
         self.stream, self.schema = stream, schema
         self.task_key: str | None = None
         self._pending: dict[tuple, list[pa.Table]] = {}
+        self._pending_rows: dict[tuple, int] = {}
         self._writers: dict[tuple, object] = {}
         self.rows: dict[tuple, int] = {}
 
@@ -66,16 +67,17 @@ class _HourFiles:
         return f"{staging_dir(self.stream)}/{self.task_key}/event_date={day.isoformat()}/event_hour={h}/data.parquet"
 
     def add(self, hour: tuple, rows: pa.Table) -> None:
-        pending = self._pending.setdefault(hour, [])
-        pending.append(rows)
+        self._pending.setdefault(hour, []).append(rows)
+        self._pending_rows[hour] = self._pending_rows.get(hour, 0) + rows.num_rows
         self.rows[hour] = self.rows.get(hour, 0) + rows.num_rows
-        if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
+        if self._pending_rows[hour] >= ROW_GROUP_ROWS:
             self._flush(hour)
 
     def _flush(self, hour: tuple) -> None:
         import pyarrow.parquet as pq
 
         tables = self._pending.pop(hour, [])
+        self._pending_rows.pop(hour, None)
         if not tables:
             return
         writer = self._writers.get(hour)
@@ -122,7 +124,7 @@ def lander(stream: str, lake_root: str) -> Callable[[Iterator[pa.RecordBatch]], 
                 table = table.filter(pc.invert(rejected))
             if table.num_rows == 0:
                 continue
-            now = pa.array([datetime.now(UTC)] * table.num_rows, pa.timestamp("us", tz="UTC"))
+            now = pa.repeat(pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC")), table.num_rows)
             table = table.append_column("ingested_at", now)
             for hour, part in _by_hour(table):
                 files.add(hour, part.select(schema.names).cast(schema))

@@ -285,7 +285,7 @@ def splitter(
             rejected_mask = pc.is_valid(out.column("quarantine_reason"))
             if quarantine is not None and pc.any(rejected_mask).as_py():
                 rejected = pa.Table.from_batches([out]).filter(rejected_mask)
-                now = pa.array([datetime.now(UTC)] * rejected.num_rows, pa.timestamp("us", tz="UTC"))
+                now = pa.repeat(pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC")), rejected.num_rows)
                 first = (
                     batch.column("topic")[0].as_py(),
                     batch.column("partition")[0].as_py(),
