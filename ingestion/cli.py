@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from ingestion.broker import BrokerError, ensure_topics, read_state, resolve_bootstrap, start_detached, stop_detached
 from ingestion.config import ConfigError, Settings
+from ingestion.locking import AlreadyRunning, exclusive
 from ingestion.producer import BACKENDS, BrokerUnreachable
 from spark.errors import QueryFailed
 
@@ -236,7 +237,8 @@ def _cmd_topics(_args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_stream(args: argparse.Namespace, settings: Settings) -> int:
     from spark.job import main as stream_main
 
-    return stream_main(args, settings)
+    with exclusive(settings.checkpoint_root, "checkpoint folder"):
+        return stream_main(args, settings)
 
 
 def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -285,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return COMMANDS[args.command](args, settings)
-    except (ConfigError, BrokerUnreachable, BrokerError, ValueError, QueryFailed) as exc:
+    except (ConfigError, BrokerUnreachable, BrokerError, ValueError, QueryFailed, AlreadyRunning) as exc:
         print(f"smartcity: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

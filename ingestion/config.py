@@ -26,6 +26,17 @@ def _int(name: str, default: int) -> int:
     return value
 
 
+def _address(name: str, default: str) -> str:
+    import ipaddress
+
+    raw = os.environ.get(name) or default
+    try:
+        ipaddress.ip_address(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an IP address (e.g. 127.0.0.1 or 0.0.0.0), got {raw!r}") from None
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     bootstrap_servers: str | None
@@ -34,6 +45,7 @@ class Settings:
     data_dir: Path
     lake_root: str
     checkpoint_root: str
+    bind_address: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -45,6 +57,7 @@ class Settings:
             data_dir=data_dir,
             lake_root=os.environ.get("SMARTCITY_LAKE_ROOT") or str(data_dir / "lake"),
             checkpoint_root=os.environ.get("SMARTCITY_CHECKPOINT_ROOT") or str(data_dir / "checkpoints"),
+            bind_address=_address("SMARTCITY_BIND_ADDRESS", "127.0.0.1"),
         )
 
     @property

@@ -2,6 +2,9 @@
 
 Every query is watched: if one dies, the others are stopped and the application exits
 non-zero with that query's error. SIGINT/SIGTERM stop each query between batches.
+
+Every server the driver opens (RPC, block manager, the UI when asked for) listens on
+``bind_address``: loopback unless the user binds wider (``SMARTCITY_BIND_ADDRESS``).
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from contract.events import BY_NAME, topic_name
@@ -23,6 +28,7 @@ from ingestion.broker import ensure_topics, resolve_bootstrap
 from ingestion.config import Settings
 from ingestion.producer import BrokerUnreachable
 from spark.errors import QueryFailed
+from spark.parse import EventTimeBounds
 from spark.storage import to_uri
 
 log = logging.getLogger("smartcity.stream")
@@ -44,7 +50,22 @@ class StreamOptions:
     max_offsets_per_trigger: int = 500_000
     starting_offsets: str = "earliest"
     duration_s: float | None = None
+    fail_on_data_loss: bool = True
+    event_time_bounds: EventTimeBounds = field(default_factory=EventTimeBounds)
+    bind_address: str = "127.0.0.1"
+    ui: bool = False
     extra_conf: dict[str, str] = field(default_factory=dict)
+
+    def source_options(self) -> dict[str, str]:
+        """Options both Kafka sources take (Spark's connector ignores the two event-time ones)."""
+        return {
+            "kafka.bootstrap.servers": self.bootstrap,
+            "startingOffsets": self.starting_offsets,
+            "maxOffsetsPerTrigger": str(self.max_offsets_per_trigger),
+            "failOnDataLoss": str(self.fail_on_data_loss).lower(),
+            "eventTimeFloor": self.event_time_bounds.floor.isoformat(),
+            "maxEventTimeAheadSeconds": str(self.event_time_bounds.max_ahead.total_seconds()),
+        }
 
 
 def build_session(options: StreamOptions):
@@ -52,9 +73,15 @@ def build_session(options: StreamOptions):
 
     # Read by PySpark for UDFs and by the JVM (which inherits it) for Python data sources.
     os.environ["PYSPARK_PYTHON"] = worker_python()
+    # The address Spark's web UI binds to, and the one it picks instead of asking the hostname
+    # (which warns "resolves to a loopback address" and may choose the LAN address).
+    os.environ["SPARK_LOCAL_IP"] = options.bind_address
     builder = (
         SparkSession.builder.appName("smartcity-stream")
         .master(options.master)
+        .config("spark.driver.bindAddress", options.bind_address)
+        .config("spark.ui.enabled", str(options.ui).lower())
+        .config("spark.ui.killEnabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "4")
         # Streaming queries only: adaptive execution does not apply to them (Spark warns per query).
@@ -69,9 +96,13 @@ def build_session(options: StreamOptions):
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
     )
+    if options.bind_address not in ("0.0.0.0", "::"):
+        builder = builder.config("spark.driver.host", options.bind_address)
     for key, value in options.extra_conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    if options.ui:
+        log.info("Spark UI at %s (jobs cannot be killed from it)", spark.sparkContext.uiWebUrl)
     spark.sparkContext.setLogLevel("WARN")
     # Stopping a query cancels its job group even when no job runs; Spark warns about each one.
     jvm = spark.sparkContext._jvm
@@ -119,20 +150,14 @@ def staged_stream(spark, options: StreamOptions, stream: str):
         fmt = NAME
     reader = (
         spark.readStream.format(fmt)
-        .option("kafka.bootstrap.servers", options.bootstrap)
+        .options(**options.source_options())
         .option("subscribe", topic)
-        .option("startingOffsets", options.starting_offsets)
-        .option("maxOffsetsPerTrigger", str(options.max_offsets_per_trigger))
         .option("minPartitions", str(spark.sparkContext.defaultParallelism))
     )
     log.info("topic %s: %s kafka source", topic, "native" if use_native else "python")
     if use_native:
-        records = (
-            reader.option("failOnDataLoss", "true")
-            .load()
-            .select("key", "value", "topic", "partition", "offset", "timestamp")
-        )
-        return records.mapInArrow(lander(stream, options.lake_root), STAGED_DDL)
+        records = reader.load().select("key", "value", "topic", "partition", "offset", "timestamp")
+        return records.mapInArrow(lander(stream, options.lake_root, options.event_time_bounds), STAGED_DDL)
     return reader.option("landAs", stream).option("lakeRoot", options.lake_root).load()
 
 
@@ -189,9 +214,9 @@ class Application:
             failed = [q for q in self.queries if q.exception() is not None]
             if failed:
                 q = failed[0]
-                log.error("query %s failed: %s", q.name, q.exception())
+                log.debug("query %s failed: %s", q.name, q.exception())
                 self.stop_gracefully()
-                raise QueryFailed(f"query {q.name} failed: {str(q.exception()).splitlines()[0]}")
+                raise QueryFailed(f"query {q.name} failed: {failure_line(str(q.exception()))}")
             if all(not q.isActive for q in self.queries):
                 return 0
             timed_out = self.options.duration_s and time.monotonic() - started > self.options.duration_s
@@ -204,6 +229,13 @@ class Application:
 
     def close(self) -> None:
         self.spark.stop()
+
+
+def failure_line(error: str) -> str:
+    """The line of a query's error that says what went wrong: the exception our own code raised
+    in a Python worker when there is one (Spark wraps it in a traceback), else Spark's first line."""
+    ours = re.findall(r"(?:DataLoss|TimeoutError): (.+)", error)
+    return ours[-1].strip() if ours else error.splitlines()[0]
 
 
 def run(options: StreamOptions) -> int:
@@ -238,6 +270,12 @@ def options_from_args(args: argparse.Namespace, settings: Settings) -> StreamOpt
         max_offsets_per_trigger=args.max_offsets_per_trigger,
         starting_offsets=args.starting_offsets,
         duration_s=args.duration,
+        fail_on_data_loss=args.fail_on_data_loss,
+        event_time_bounds=EventTimeBounds(
+            floor=args.event_time_floor, max_ahead=timedelta(seconds=args.max_event_time_ahead)
+        ),
+        bind_address=args.bind_address or settings.bind_address,
+        ui=args.ui,
     )
 
 
@@ -245,7 +283,6 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     options = options_from_args(args, settings)
     if options.source != "native":
         ensure_topics(options.bootstrap, settings.topic_prefix, settings.topic_partitions)
-    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     log.info(
         "stream %s -> %s (checkpoints %s)", json.dumps(options.streams), options.lake_root, options.checkpoint_root
     )

@@ -5,15 +5,24 @@ Central). It reads explicit offset ranges (assign + seek, no consumer group), so
 offsets Spark stores in its checkpoint alone make the read exactly once. It produces the
 same columns as the native connector: key, value, topic, partition, offset, timestamp.
 
+When the checkpoint and the broker disagree (a topic re-created or a broker's state lost, so
+its offsets moved back; records deleted by retention before they were read; a partition gone)
+the source does what Spark's kafka source does with ``failOnDataLoss``: by default the query
+fails with one line naming topic, partition and offsets (``DataLoss``); with
+``failOnDataLoss=false`` it warns, records the gap in the lake's metrics file and goes on from
+the earliest offset the broker still has. Offsets carry the topics' ids, so a re-created topic
+is recognised even once it has grown past the checkpoint's offsets.
+
 Spark pickles the reader to its Python workers: Kafka clients are created lazily,
 never in ``__init__``.
 """
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
@@ -40,6 +49,115 @@ def _slot(topic: str, partition: int) -> str:
 def _split_slot(slot: str) -> tuple[str, int]:
     topic, _, partition = slot.rpartition(":")
     return topic, int(partition)
+
+
+class DataLoss(RuntimeError):
+    """Offsets the checkpoint expects to read are no longer in the broker."""
+
+
+@dataclass(frozen=True)
+class Offsets:
+    """A source offset as Spark stores it in the checkpoint: the next offset to read per
+    ``topic:partition``, the id of each topic, and, on the batch that follows a reset, where its
+    partitions start instead (``origin``: the batch's start offsets are the checkpoint's)."""
+
+    offsets: dict[str, int]
+    topic_ids: dict[str, str] = field(default_factory=dict)
+    origin: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, value: dict | None) -> Offsets:
+        value = value or {}
+        if "offsets" not in value:  # a checkpoint written before topic ids were kept
+            return cls({k: int(v) for k, v in value.items()})
+        return cls(value["offsets"], value.get("topic_ids", {}), value.get("origin", {}))
+
+    def dump(self) -> dict:
+        # Sorted: Spark compares offsets as JSON text to decide whether there is new data.
+        out: dict = {"offsets": dict(sorted(self.offsets.items())), "topic_ids": dict(sorted(self.topic_ids.items()))}
+        if self.origin:
+            out["origin"] = dict(sorted(self.origin.items()))
+        return out
+
+
+@dataclass(frozen=True)
+class BrokerView:
+    """What the broker holds now: per ``topic:partition`` the earliest and end offsets, per topic its id."""
+
+    earliest: dict[str, int]
+    end: dict[str, int]
+    topic_ids: dict[str, str]
+
+
+@dataclass(frozen=True)
+class OffsetGap:
+    """A partition whose checkpointed offset the broker can no longer serve."""
+
+    topic: str
+    partition: int
+    checkpoint_offset: int
+    earliest_offset: int | None
+    end_offset: int | None
+    cause: str
+    lost_offsets: int | None  # None: unknown (the records behind the old offsets are gone)
+
+    def describe(self) -> str:
+        held = (
+            f"offsets {self.earliest_offset}..{self.end_offset}" if self.end_offset is not None else "no such partition"
+        )
+        lost = f"{self.lost_offsets:,} offsets lost" if self.lost_offsets is not None else "unread offsets lost"
+        return (
+            f"topic {self.topic} partition {self.partition}: checkpoint at offset {self.checkpoint_offset}, "
+            f"broker holds {held} ({self.cause}; {lost})"
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "checkpoint_offset": self.checkpoint_offset,
+            "earliest_offset": self.earliest_offset,
+            "end_offset": self.end_offset,
+            "cause": self.cause,
+            "lost_offsets": self.lost_offsets,
+        }
+
+
+def reconcile(start: Offsets, broker: BrokerView) -> tuple[dict[str, int], list[OffsetGap]]:
+    """Where each partition's next batch starts when that is not the checkpoint's offset, and the
+    gaps: partitions whose checkpointed offset the broker can no longer serve. A new partition
+    is normal and starts at its earliest offset."""
+    origin: dict[str, int] = {}
+    gaps: list[OffsetGap] = []
+    for slot, offset in sorted(start.offsets.items()):
+        topic, partition = _split_slot(slot)
+        earliest, end = broker.earliest.get(slot), broker.end.get(slot)
+        old_id, new_id = start.topic_ids.get(topic), broker.topic_ids.get(topic)
+        if end is None:
+            cause, lost = "partition no longer exists", None
+        elif old_id and new_id and old_id != new_id:
+            cause, lost = "topic re-created", None
+        elif offset > end:
+            cause, lost = "offsets moved back: broker state lost or topic re-created", None
+        elif offset < earliest:
+            cause, lost = "records deleted before they were read", earliest - offset
+        else:
+            continue
+        gaps.append(OffsetGap(topic, partition, offset, earliest, end, cause, lost))
+        if end is not None:
+            origin[slot] = earliest
+    for slot in broker.end:
+        if slot not in start.offsets:
+            origin[slot] = broker.earliest[slot]
+    return origin, gaps
+
+
+def data_loss_message(gaps: list[OffsetGap]) -> str:
+    more = f" (and {len(gaps) - 1} more partitions)" if len(gaps) > 1 else ""
+    return (
+        f"{gaps[0].describe()}{more}. Run with --no-fail-on-data-loss to continue from the earliest "
+        "available offsets, or start over with a new checkpoint folder"
+    )
 
 
 @dataclass(frozen=True)
@@ -99,9 +217,13 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self.lake_root = options.get("lakeroot")
         if self.land_as and not self.lake_root:
             raise ValueError("option landAs needs lakeRoot")
+        self.fail_on_data_loss = options.get("failondataloss", "true").lower() != "false"
+        self.bounds = _event_time_bounds(options)
         self._consumer = None
+        self._admin = None
         self._available_now_end: dict[str, int] | None = None
-        self._latest: dict[str, int] = {}
+        self._latest: BrokerView | None = None
+        self._reported: set[tuple] = set()
 
     # -- driver side ---------------------------------------------------------------------
 
@@ -130,20 +252,34 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             found += [(topic, p) for p in sorted(meta.partitions)]
         return found
 
-    def _end_offsets(self) -> dict[str, int]:
-        """True end offsets. ListOffsets alone can be low (Tansu answers with the base offset of
-        the last batch), so fetch from there: the fetch's high watermark and the last offset
-        actually fetched are right. The end is the max of the three."""
+    def _topic_ids(self) -> dict[str, str]:
+        from confluent_kafka import TopicCollection
+        from confluent_kafka.admin import AdminClient
+
+        if self._admin is None:
+            self._admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        ids = {}
+        for topic, future in self._admin.describe_topics(TopicCollection(self.topics)).items():
+            topic_id = str(future.result(timeout=10).topic_id)
+            if topic_id.strip("A=") and topic_id != "None":  # the all-zero id: broker keeps none
+                ids[topic] = topic_id
+        return ids
+
+    def _broker_view(self) -> BrokerView:
+        """Earliest and true end offsets, and topic ids. ListOffsets alone can be low (Tansu
+        answers with the base offset of the last batch), so fetch from there: the fetch's high
+        watermark and the last offset actually fetched are right. The end is the max of the three."""
         from confluent_kafka import KafkaError, TopicPartition
 
         consumer = self._driver_consumer()
+        earliest: dict[str, int] = {}
         ends: dict[str, int] = {}
         assignment = []
         for topic, partition in self._partitions():
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
             slot = _slot(topic, partition)
-            ends[slot] = max(high, self._latest.get(slot, 0))
-            assignment.append(TopicPartition(topic, partition, ends[slot]))
+            earliest[slot], ends[slot] = low, high
+            assignment.append(TopicPartition(topic, partition, high))
         consumer.assign(assignment)
         pending = set(ends)
         deadline = time.monotonic() + 2.0
@@ -162,39 +298,48 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
                 if high > ends[slot]:
                     ends[slot] = high
         consumer.unassign()
-        self._latest = ends
-        return ends
+        self._latest = BrokerView(earliest, ends, self._topic_ids())
+        return self._latest
 
     def initialOffset(self) -> dict:
-        if self.starting == "latest":
-            return dict(self._end_offsets())
-        from confluent_kafka import TopicPartition
-
-        consumer = self._driver_consumer()
-        return {
-            _slot(t, p): consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10)[0]
-            for t, p in self._partitions()
-        }
+        view = self._broker_view()
+        return Offsets(dict(view.end if self.starting == "latest" else view.earliest), view.topic_ids).dump()
 
     def getDefaultReadLimit(self) -> ReadLimit:
         return ReadMaxRows(self.max_offsets) if self.max_offsets else ReadAllAvailable()
 
     def prepareForTriggerAvailableNow(self) -> None:
-        self._available_now_end = dict(self._end_offsets())
+        self._available_now_end = dict(self._broker_view().end)
 
     def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
-        ends = self._available_now_end if self._available_now_end is not None else self._end_offsets()
-        # Partitions added since the checkpoint start at 0; ends never move backwards.
-        end = {slot: max(ends.get(slot, 0), start.get(slot, 0)) for slot in set(ends) | set(start)}
+        checkpoint = Offsets.load(start)
+        view = self._broker_view()
+        origin, gaps = reconcile(checkpoint, view)
+        if gaps:
+            self._data_loss(gaps)
+        first = {**checkpoint.offsets, **origin}
+        ends = self._available_now_end if self._available_now_end is not None else view.end
+        # Only the partitions the broker has; an end never before its batch's first offset.
+        end = {slot: max(ends.get(slot, 0), first[slot]) for slot in view.end}
         if isinstance(limit, ReadMaxRows):
-            end = _limit_rows(start, end, limit.max_rows)
-        return end
+            end = _limit_rows(first, end, limit.max_rows)
+        return Offsets(end, view.topic_ids, {s: o for s, o in origin.items() if o != end[s]}).dump()
+
+    def _data_loss(self, gaps: list[OffsetGap]) -> None:
+        if self.fail_on_data_loss:
+            raise DataLoss(data_loss_message(gaps))
+        fresh = [g for g in gaps if (g.topic, g.partition, g.checkpoint_offset) not in self._reported]
+        for gap in fresh:
+            self._reported.add((gap.topic, gap.partition, gap.checkpoint_offset))
+            report_gap(gap, self.land_as, self.lake_root, "continued from the earliest available offset")
 
     def reportLatestOffset(self) -> dict | None:
-        return dict(self._latest) or None
+        return Offsets(dict(self._latest.end), self._latest.topic_ids).dump() if self._latest else None
 
     def partitions(self, start: dict, end: dict) -> list[RangeTask]:
-        return plan_tasks(start, end, self.records_per_task, self.min_tasks)
+        last = Offsets.load(end)
+        first = {**Offsets.load(start).offsets, **last.origin}
+        return plan_tasks(first, last.offsets, self.records_per_task, self.min_tasks)
 
     def commit(self, end: dict) -> None:
         """Nothing to do: progress lives in Spark's checkpoint, not in Kafka."""
@@ -203,17 +348,53 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
+        self._admin = None
 
     # -- executor side -------------------------------------------------------------------
 
     def read(self, partition: RangeTask) -> Iterator[pa.RecordBatch]:
-        records = (batch for rng in partition.ranges for batch in read_range(self.bootstrap, rng, self.poll_timeout_s))
+        def on_gap(gap: OffsetGap) -> None:
+            report_gap(gap, self.land_as, self.lake_root, "skipped offsets no longer in the broker")
+
+        records = (
+            batch
+            for rng in partition.ranges
+            for batch in read_range(
+                self.bootstrap, rng, self.poll_timeout_s, on_gap=None if self.fail_on_data_loss else on_gap
+            )
+        )
         if self.land_as:
             from spark.land import lander
 
-            yield from lander(self.land_as, self.lake_root)(records)
+            yield from lander(self.land_as, self.lake_root, self.bounds)(records)
         else:
             yield from records
+
+
+def _event_time_bounds(options: dict[str, str]):
+    from datetime import datetime, timedelta
+
+    from spark.parse import EventTimeBounds
+
+    default = EventTimeBounds()
+    floor = options.get("eventtimefloor")
+    ahead = options.get("maxeventtimeaheadseconds")
+    return EventTimeBounds(
+        floor=datetime.fromisoformat(floor) if floor else default.floor,
+        max_ahead=timedelta(seconds=float(ahead)) if ahead else default.max_ahead,
+    )
+
+
+def report_gap(gap: OffsetGap, stream: str | None, lake_root: str | None, action: str) -> None:
+    """A counted warning: to stderr (the job's log) and, for a local lake, to its metrics file."""
+    from datetime import UTC, datetime
+
+    print(f"WARN smartcity: data loss: {gap.describe()}; {action}", file=sys.stderr, flush=True)
+    if lake_root:
+        from spark.metrics import append_metrics
+
+        row = {"at": datetime.now(UTC).isoformat(timespec="milliseconds"), "kind": "data_loss", "stream": stream}
+        append_metrics(lake_root, {**row, **gap.as_dict(), "action": action})
 
 
 def plan_tasks(start: dict, end: dict, max_records: int, min_tasks: int = 1) -> list[RangeTask]:
@@ -259,9 +440,16 @@ def _limit_rows(start: dict, end: dict, max_rows: int) -> dict:
 
 
 def read_range(
-    bootstrap: str, rng: OffsetRange, timeout_s: float = 120.0, batch_rows: int = 20_000
+    bootstrap: str,
+    rng: OffsetRange,
+    timeout_s: float = 120.0,
+    batch_rows: int = 20_000,
+    on_gap: Callable[[OffsetGap], None] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Read offsets [start, end) of one partition as Arrow batches; fail loudly if they never come."""
+    """Read offsets [start, end) of one partition as Arrow batches; fail loudly if they never come.
+
+    Offsets that were planned but are gone when read (retention, a re-created topic) raise
+    ``DataLoss``, or, with ``on_gap``, are reported and skipped."""
     from confluent_kafka import Consumer, KafkaError, TopicPartition
 
     consumer = Consumer(
@@ -274,6 +462,7 @@ def read_range(
             "queued.max.messages.kbytes": 262_144,
             "fetch.max.bytes": 52_428_800,
             "max.partition.fetch.bytes": 10_485_760,
+            "auto.offset.reset": "error",  # never jump silently over offsets that are gone
         }
     )
     try:
@@ -287,7 +476,11 @@ def read_range(
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
                         continue
-                    raise RuntimeError(f"Kafka error reading {rng}: {err}")
+                    if err.code() not in (KafkaError._AUTO_OFFSET_RESET, KafkaError.OFFSET_OUT_OF_RANGE):
+                        raise RuntimeError(f"Kafka error reading {rng}: {err}")
+                    position = _skip_gap(consumer, rng, position, on_gap)
+                    last_progress = time.monotonic()
+                    break
                 offset = msg.offset()
                 if offset < position:
                     continue
@@ -310,6 +503,30 @@ def read_range(
                 keys, values, offsets, stamps = [], [], [], []
     finally:
         consumer.close()
+
+
+def _skip_gap(consumer, rng: OffsetRange, position: int, on_gap: Callable[[OffsetGap], None] | None) -> int:
+    """The offset to go on reading from after ``position`` turned out to be gone."""
+    from confluent_kafka import TopicPartition
+
+    low, high = consumer.get_watermark_offsets(TopicPartition(rng.topic, rng.partition), timeout=10)
+    resume = low if position < low else rng.end  # below the log start: retention; above its end: re-created
+    gap = OffsetGap(
+        rng.topic,
+        rng.partition,
+        position,
+        low,
+        high,
+        "offsets gone while the batch read them",
+        min(resume, rng.end) - position,
+    )
+    if on_gap is None:
+        raise DataLoss(data_loss_message([gap]))
+    on_gap(gap)
+    resume = min(resume, rng.end)
+    if resume < rng.end:
+        consumer.assign([TopicPartition(rng.topic, rng.partition, resume)])
+    return resume
 
 
 def _batch(rng: OffsetRange, keys: list, values: list, offsets: list, stamps: list) -> pa.RecordBatch:

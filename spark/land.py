@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from contract.events import BY_NAME
-from spark.parse import PARTITION_COLUMNS, parsed_arrow_schema, splitter
+from spark.parse import PARTITION_COLUMNS, EventTimeBounds, parsed_arrow_schema, splitter
 from spark.storage import filesystem
 
 STAGED_SCHEMA = pa.schema(
@@ -98,12 +98,14 @@ class _HourFiles:
         return [(self.relative_path(hour), hour, self.rows[hour]) for hour in sorted(self._writers)]
 
 
-def lander(stream: str, lake_root: str) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+def lander(
+    stream: str, lake_root: str, bounds: EventTimeBounds | None = None
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """Kafka record batches of one task -> staged Parquet files; yields one STAGED_SCHEMA batch.
 
     Used by the Python Kafka source inside its reader and by ``mapInArrow`` after the native
     connector, so both paths land the same files."""
-    split = splitter(stream, f"{lake_root}/quarantine")
+    split = splitter(stream, f"{lake_root}/quarantine", bounds)
     schema = raw_arrow_schema(stream)
 
     def land(records: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

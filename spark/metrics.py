@@ -48,7 +48,10 @@ def source_lag(source: object) -> int | None:
 
 
 def _flatten(offsets: dict) -> dict[str, int]:
-    """Both offset shapes: the Python source's {"topic:p": n} and the native {"topic": {"p": n}}."""
+    """Both offset shapes: the Python source's {"offsets": {"topic:p": n}, ...} and the native
+    {"topic": {"p": n}}."""
+    if isinstance(offsets.get("offsets"), dict):
+        offsets = offsets["offsets"]
     flat = {}
     for key, value in offsets.items():
         if isinstance(value, dict):
@@ -58,10 +61,24 @@ def _flatten(offsets: dict) -> dict[str, int]:
     return flat
 
 
+def metrics_path(lake_root: str) -> Path | None:
+    parsed = urlparse(lake_root)
+    return Path(parsed.path) / "_metrics" / "progress.jsonl" if parsed.scheme in ("", "file") else None
+
+
+def append_metrics(lake_root: str, row: dict) -> None:
+    """One JSON line, written with one ``write`` in append mode: the driver and the source's
+    Python workers append to the same file."""
+    path = metrics_path(lake_root)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+
 class MetricsSink:
     def __init__(self, lake_root: str) -> None:
-        parsed = urlparse(lake_root)
-        self.path = Path(parsed.path) / "_metrics" / "progress.jsonl" if parsed.scheme in ("", "file") else None
+        self.lake_root = lake_root
         self._batches: dict[tuple[str, int], BatchStats] = {}
         self._last_trigger: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -84,6 +101,7 @@ class MetricsSink:
         since_previous = started - previous if previous is not None else batch_ms / 1000
         row = {
             "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "kind": "batch",
             "stream": progress.name,
             "batch_id": progress.batchId,
             "input_rows": records,
@@ -93,10 +111,8 @@ class MetricsSink:
             "source_lag_records": lag,
             **({k: v for k, v in asdict(batch).items() if k not in ("stream", "batch_id")} if batch else {}),
         }
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._lock, self.path.open("a") as fh:
-                fh.write(json.dumps(row) + "\n")
+        with self._lock:
+            append_metrics(self.lake_root, row)
         return row
 
     def listener(self) -> StreamingQueryListener:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 
 from contract.events import BY_NAME
 
@@ -17,6 +18,14 @@ def _positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {value}")
     return value
+
+
+def _utc_date(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 date or time: {text!r}") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _streams(text: str) -> tuple[str, ...]:
@@ -57,4 +66,29 @@ def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("earliest", "latest"),
         default="earliest",
         help="where a query without a checkpoint starts (default earliest)",
+    )
+    parser.add_argument(
+        "--fail-on-data-loss",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="when offsets in the checkpoint are gone from Kafka (topic re-created, broker state lost, "
+        "retention): stop with an error (default), or warn, count it in the metrics file and go on "
+        "from the earliest offset still available",
+    )
+    parser.add_argument(
+        "--event-time-floor",
+        type=_utc_date,
+        default=datetime(2000, 1, 1, tzinfo=UTC),
+        help="events dated before this go to quarantine (default 2000-01-01)",
+    )
+    parser.add_argument(
+        "--max-event-time-ahead",
+        type=_positive_float,
+        default=3600.0,
+        help="seconds an event time may be ahead of its Kafka timestamp before it goes to quarantine (default 3600)",
+    )
+    parser.add_argument("--ui", action="store_true", help="start the Spark UI (on the bind address; off by default)")
+    parser.add_argument(
+        "--bind-address",
+        help="address the Spark driver and UI listen on (default SMARTCITY_BIND_ADDRESS, else 127.0.0.1)",
     )

@@ -8,7 +8,8 @@ its raw value, the reason and its Kafka coordinates. Never a null-filled raw row
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,8 +43,47 @@ def parsed_arrow_schema(et: EventType) -> pa.Schema:
     )
 
 
-def _to_datetime(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def utc_micros(text: str) -> int:
+    """An ISO-8601 time with any UTC offset as microseconds since the epoch. Converted here, not
+    by pyarrow from a ``datetime``: pyarrow drops the offset of every ``datetime`` when
+    ``PYARROW_IGNORE_TIMEZONE`` is set in the worker's environment, and this cannot."""
+    return (datetime.fromisoformat(text) - _EPOCH) // _MICROSECOND
+
+
+@dataclass(frozen=True, slots=True)
+class EventTimeBounds:
+    """What an event time may plausibly be. Earlier than ``floor`` (an unset device clock says
+    1970) or more than ``max_ahead`` after the Kafka record's timestamp (a clock set years ahead)
+    goes to quarantine: one such event would otherwise anchor every time-based view of the data."""
+
+    floor: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    max_ahead: timedelta = timedelta(hours=1)
+
+    def reasons(self, event_time: pa.Array, kafka_time: pa.Array) -> tuple[pa.Array, list[str]]:
+        """(mask of implausible rows, their reasons in row order)."""
+        early = pc.less(event_time, pa.scalar(self.floor, event_time.type))
+        lead = pc.subtract(event_time, kafka_time)
+        ahead = pc.greater(lead, pa.scalar(self.max_ahead, pa.duration("us")))
+        bad = pc.fill_null(pc.or_(early, ahead), False)
+        reasons = []
+        for is_early, delta in zip(early.filter(bad).to_pylist(), lead.filter(bad).to_pylist(), strict=True):
+            if is_early:
+                reasons.append(f"event_time: before {self.floor.date().isoformat()}")
+            else:
+                reasons.append(f"event_time: {_span(delta)} after the broker received it")
+        return bad, reasons
+
+
+def _span(delta: timedelta) -> str:
+    for unit, seconds in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if delta.total_seconds() >= seconds:
+            n = int(delta.total_seconds() // seconds)
+            return f"{n} {unit}{'s' if n > 1 else ''}"
+    return f"{int(delta.total_seconds())} seconds"
 
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -200,12 +240,14 @@ class FastParser:
 
 
 def splitter(
-    stream: str, quarantine_root: str | None = None
+    stream: str, quarantine_root: str | None = None, bounds: EventTimeBounds | None = None
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """The function that turns Kafka record batches into parsed rows for one stream.
 
-    Rejected records are kept in the output (contract columns null, ``quarantine_reason``
-    set) so the job can count them, and, with ``quarantine_root``, written to the quarantine."""
+    Rejected records (not the contract, or an implausible event time: ``bounds``) are kept in
+    the output (contract columns null, ``quarantine_reason`` set) so the job can count them,
+    and, with ``quarantine_root``, written to the quarantine."""
+    bounds = bounds or EventTimeBounds()
     et = BY_NAME[stream]
     schema = parsed_arrow_schema(et)
     field_names = et.field_names
@@ -234,9 +276,8 @@ def splitter(
         arrays = []
         for name in field_names:
             if field_types[name] == "timestamp":
-                arrays.append(
-                    pa.array([None if v is None else _to_datetime(v) for v in columns[name]], _ARROW["timestamp"])
-                )
+                micros = pa.array([None if v is None else utc_micros(v) for v in columns[name]], pa.int64())
+                arrays.append(micros.cast(_ARROW["timestamp"]))
             else:
                 arrays.append(pa.array(columns[name], _ARROW[field_types[name]]))
         return arrays, raw_values, reasons
@@ -263,6 +304,11 @@ def splitter(
                 pa.nulls(batch.num_rows, pa.string()), failed, pa.array(slow_reasons, pa.string())
             )
         kafka_ts = batch.column("timestamp")
+        implausible, why = bounds.reasons(arrays[field_names.index("event_time")], kafka_ts)
+        if why:
+            arrays = [pc.if_else(implausible, pa.nulls(len(col), col.type), col) for col in arrays]
+            raw_values = pc.replace_with_mask(raw_values, implausible, values.filter(implausible).cast(pa.string()))
+            reasons = pc.replace_with_mask(reasons, implausible, pa.array(why, pa.string()))
         # Valid rows are partitioned by event time; quarantined rows by when Kafka got them.
         event_time = pc.coalesce(arrays[field_names.index("event_time")], kafka_ts)
         arrays += [

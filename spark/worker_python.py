@@ -7,10 +7,14 @@ planner, each streaming source runner) compiled pyspark from source again: about
 CPU each, most of the start-up of a streaming query on a 2-core machine (profiled with
 py-spy). When that zip is the one inside the pip-installed pyspark this interpreter already
 has, it is the same code: drop it (and the py4j zip beside it) and run Python.
+
+Workers also leave the terminal's process group: a Ctrl-C reaches every process of that
+group, and workers killed by it fail the queries the driver is stopping in order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -33,6 +37,8 @@ def clean_pythonpath(pythonpath: str) -> str:
 def main() -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = clean_pythonpath(env.get("PYTHONPATH", ""))
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)  # as pyspark's daemon does for itself; the streaming source runners do not
     os.execve(sys.executable, [sys.executable, *sys.argv[1:]], env)
 
 
