@@ -114,7 +114,11 @@ class EmbeddedBroker:
             "memory://tansu/",
         ]
 
-    def start(self, detached: bool = False) -> str:
+    def start(self, detached: bool = False, isolated: bool = False) -> str:
+        """``detached``: outlive this process (``smartcity broker start``); ``isolated``: a child
+        of an orchestrator (see ingestion/children.py)."""
+        from ingestion import children
+
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self.process = subprocess.Popen(
@@ -122,7 +126,7 @@ class EmbeddedBroker:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                start_new_session=detached,
+                **(children.isolated() if isolated else {"start_new_session": detached}),
             )
         finally:
             if self.log_path:

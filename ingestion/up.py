@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingestion import children
 from ingestion.broker import EmbeddedBroker, ensure_topics
 from ingestion.config import Settings
 from ingestion.faults import FaultConfig
@@ -112,16 +113,19 @@ class Orchestrator:
         if self.job_died.is_set():
             raise KeyboardInterrupt  # from the job watcher: stop the simulator, then clean up
         if self.stop_signal is None:
-            self.stop_signal = signum
-            say(
-                f"{signal.Signals(signum).name}: stopping in order (simulator, then the job lands what the broker "
-                "holds, then job and broker); press Ctrl-C again to stop at once"
-            )
+            self._stop_requested(signum)
             if self.phase == "simulating":
                 raise KeyboardInterrupt
             return
         self.forced = True
         raise ForcedStop
+
+    def _stop_requested(self, signum: int) -> None:
+        self.stop_signal = signum
+        say(
+            f"{signal.Signals(signum).name}: stopping in order (simulator, then the job lands what the broker "
+            "holds, then job and broker); press Ctrl-C again to stop at once"
+        )
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -139,13 +143,13 @@ class Orchestrator:
             if not bootstrap:
                 self.settings.data_dir.mkdir(parents=True, exist_ok=True)
                 self.broker = EmbeddedBroker(log_path=self.settings.data_dir / "tansu.log")
-                bootstrap = self.broker.start(detached=True)
+                bootstrap = self.broker.start(isolated=True)
                 say(f"embedded broker (tansu) at {bootstrap}")
             ensure_topics(bootstrap, self.settings.topic_prefix, self.settings.topic_partitions)
             self.job = subprocess.Popen(
                 job_command(bootstrap, self.broker is not None, self.speedup, self.duration_s),
                 env=os.environ.copy(),
-                start_new_session=True,
+                **children.isolated(),
             )
             say(f"spark job pid {self.job.pid}; lake {self.settings.lake_root}")
             threading.Thread(target=self._report, daemon=True).start()
@@ -193,8 +197,8 @@ class Orchestrator:
             self.phase = "draining"
             producer.close()
         if self.summary.interrupted and self.stop_signal is None and not self.job_died.is_set():
-            self.stop_signal = signal.SIGTERM  # the simulator's own SIGTERM handler saw it first
-        say(f"simulator stopped: {json.dumps(self.summary.as_dict())}")
+            self._stop_requested(signal.SIGTERM)  # the simulator's own SIGTERM handler saw it first
+        say(f"simulator done: {json.dumps(self.summary.as_dict())}")
 
     def _drain(self) -> None:
         """Wait until the job has landed (or quarantined) every event the simulator sent."""

@@ -104,11 +104,17 @@ def build_session(options: StreamOptions):
     if options.ui:
         log.info("Spark UI at %s (jobs cannot be killed from it)", spark.sparkContext.uiWebUrl)
     spark.sparkContext.setLogLevel("WARN")
-    # Stopping a query cancels its job group even when no job runs; Spark warns about each one.
     jvm = spark.sparkContext._jvm
-    jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
-        "org.apache.spark.scheduler.DAGScheduler", jvm.org.apache.logging.log4j.Level.ERROR
-    )
+    quiet = {
+        # Stopping a query cancels its job group even when no job runs; Spark warns about each one.
+        "org.apache.spark.scheduler.DAGScheduler": "ERROR",
+        # A failed query is reported by the application, in one line (the whole error with -v).
+        "org.apache.spark.sql.execution.streaming": "OFF",
+    }
+    for logger, level in ({} if log.isEnabledFor(logging.DEBUG) else quiet).items():
+        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+            logger, jvm.org.apache.logging.log4j.Level.valueOf(level)
+        )
     return spark
 
 
@@ -214,7 +220,7 @@ class Application:
             failed = [q for q in self.queries if q.exception() is not None]
             if failed:
                 q = failed[0]
-                log.debug("query %s failed: %s", q.name, q.exception())
+                log.debug("query %s failed: %s", q.name, q.exception())  # -v shows it
                 self.stop_gracefully()
                 raise QueryFailed(f"query {q.name} failed: {failure_line(str(q.exception()))}")
             if all(not q.isActive for q in self.queries):

@@ -29,6 +29,8 @@ from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPart
 from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadLimit, ReadMaxRows, SupportsTriggerAvailableNow
 
 NAME = "smartcity_kafka"
+# Seconds without records after which a reader checks whether its offsets are still in the log.
+GAP_CHECK_S = 3.0
 SCHEMA = "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
 RECORD_SCHEMA = pa.schema(
     [
@@ -102,9 +104,10 @@ class OffsetGap:
     lost_offsets: int | None  # None: unknown (the records behind the old offsets are gone)
 
     def describe(self) -> str:
-        held = (
-            f"offsets {self.earliest_offset}..{self.end_offset}" if self.end_offset is not None else "no such partition"
-        )
+        if self.end_offset is not None:
+            held = f"offsets {self.earliest_offset}..{self.end_offset}"
+        else:
+            held = "no such partition" if self.cause == "partition no longer exists" else "a re-created topic"
         lost = f"{self.lost_offsets:,} offsets lost" if self.lost_offsets is not None else "unread offsets lost"
         return (
             f"topic {self.topic} partition {self.partition}: checkpoint at offset {self.checkpoint_offset}, "
@@ -152,10 +155,15 @@ def reconcile(start: Offsets, broker: BrokerView) -> tuple[dict[str, int], list[
     return origin, gaps
 
 
+def _summary(gaps: list[OffsetGap]) -> str:
+    """The gap with the most offsets behind it, and how many more there are."""
+    worst = max(gaps, key=lambda g: g.checkpoint_offset)
+    return worst.describe() + (f" (and {len(gaps) - 1} more partitions)" if len(gaps) > 1 else "")
+
+
 def data_loss_message(gaps: list[OffsetGap]) -> str:
-    more = f" (and {len(gaps) - 1} more partitions)" if len(gaps) > 1 else ""
     return (
-        f"{gaps[0].describe()}{more}. Run with --no-fail-on-data-loss to continue from the earliest "
+        f"{_summary(gaps)}. Run with --no-fail-on-data-loss to continue from the earliest "
         "available offsets, or start over with a new checkpoint folder"
     )
 
@@ -329,9 +337,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         if self.fail_on_data_loss:
             raise DataLoss(data_loss_message(gaps))
         fresh = [g for g in gaps if (g.topic, g.partition, g.checkpoint_offset) not in self._reported]
-        for gap in fresh:
-            self._reported.add((gap.topic, gap.partition, gap.checkpoint_offset))
-            report_gap(gap, self.land_as, self.lake_root, "continued from the earliest available offset")
+        self._reported.update((g.topic, g.partition, g.checkpoint_offset) for g in fresh)
+        if fresh:
+            report_gaps(fresh, self.land_as, self.lake_root, "continued from the earliest available offset")
 
     def reportLatestOffset(self) -> dict | None:
         return Offsets(dict(self._latest.end), self._latest.topic_ids).dump() if self._latest else None
@@ -339,7 +347,23 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def partitions(self, start: dict, end: dict) -> list[RangeTask]:
         last = Offsets.load(end)
         first = {**Offsets.load(start).offsets, **last.origin}
-        return plan_tasks(first, last.offsets, self.records_per_task, self.min_tasks)
+        planned = last.offsets
+        if last.topic_ids:
+            # A batch Spark replays after a restart was planned against the topics of that time: if
+            # one has been re-created since, its offsets name other records, or none. Skip them (the
+            # next batch starts over at the new topic's earliest offset) and say so.
+            now = self._topic_ids()
+            moved = {t for t, topic_id in last.topic_ids.items() if now.get(t) not in (None, topic_id)}
+            gaps = [
+                OffsetGap(t, p, first.get(slot, 0), None, None, "topic re-created before a planned batch was read", n)
+                for slot, stop in sorted(planned.items())
+                for t, p in [_split_slot(slot)]
+                if t in moved and (n := stop - first.get(slot, 0)) > 0
+            ]
+            if gaps:
+                self._data_loss(gaps)
+            planned = {slot: stop for slot, stop in planned.items() if _split_slot(slot)[0] not in moved}
+        return plan_tasks(first, planned, self.records_per_task, self.min_tasks)
 
     def commit(self, end: dict) -> None:
         """Nothing to do: progress lives in Spark's checkpoint, not in Kafka."""
@@ -354,7 +378,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
     def read(self, partition: RangeTask) -> Iterator[pa.RecordBatch]:
         def on_gap(gap: OffsetGap) -> None:
-            report_gap(gap, self.land_as, self.lake_root, "skipped offsets no longer in the broker")
+            report_gaps([gap], self.land_as, self.lake_root, "skipped offsets no longer in the broker")
 
         records = (
             batch
@@ -385,16 +409,20 @@ def _event_time_bounds(options: dict[str, str]):
     )
 
 
-def report_gap(gap: OffsetGap, stream: str | None, lake_root: str | None, action: str) -> None:
-    """A counted warning: to stderr (the job's log) and, for a local lake, to its metrics file."""
+def report_gaps(gaps: list[OffsetGap], stream: str | None, lake_root: str | None, action: str) -> None:
+    """A counted warning: one line to stderr (the job's log) and, for a local lake, one row per
+    partition in its metrics file."""
     from datetime import UTC, datetime
 
-    print(f"WARN smartcity: data loss: {gap.describe()}; {action}", file=sys.stderr, flush=True)
+    print(f"WARN smartcity: data loss: {_summary(gaps)}; {action}", file=sys.stderr, flush=True)
     if lake_root:
         from spark.metrics import append_metrics
 
-        row = {"at": datetime.now(UTC).isoformat(timespec="milliseconds"), "kind": "data_loss", "stream": stream}
-        append_metrics(lake_root, {**row, **gap.as_dict(), "action": action})
+        at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        for gap in gaps:
+            append_metrics(
+                lake_root, {"at": at, "kind": "data_loss", "stream": stream, **gap.as_dict(), "action": action}
+            )
 
 
 def plan_tasks(start: dict, end: dict, max_records: int, min_tasks: int = 1) -> list[RangeTask]:
@@ -494,6 +522,10 @@ def read_range(
                 position = offset + 1
             if messages:
                 last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > GAP_CHECK_S and _outside_log(consumer, rng, position):
+                # Some brokers (Tansu) answer a fetch beyond the log's end with nothing, not an error.
+                position = _skip_gap(consumer, rng, position, on_gap)
+                last_progress = time.monotonic()
             elif time.monotonic() - last_progress > timeout_s:
                 raise TimeoutError(
                     f"offsets {position}..{rng.end} of {rng.topic}/{rng.partition} not readable within {timeout_s:.0f}s"
@@ -505,11 +537,26 @@ def read_range(
         consumer.close()
 
 
+def _log_bounds(consumer, rng: OffsetRange) -> tuple[int, int]:
+    """Earliest and end offset of the partition. The end is the larger of ListOffsets' answer
+    (Tansu's can be low) and the high watermark of the fetches this consumer made."""
+    from confluent_kafka import TopicPartition
+
+    tp = TopicPartition(rng.topic, rng.partition)
+    low, high = consumer.get_watermark_offsets(tp, timeout=10)
+    return low, max(high, consumer.get_watermark_offsets(tp, cached=True)[1])
+
+
+def _outside_log(consumer, rng: OffsetRange, position: int) -> bool:
+    low, high = _log_bounds(consumer, rng)
+    return position < low or position >= high
+
+
 def _skip_gap(consumer, rng: OffsetRange, position: int, on_gap: Callable[[OffsetGap], None] | None) -> int:
     """The offset to go on reading from after ``position`` turned out to be gone."""
     from confluent_kafka import TopicPartition
 
-    low, high = consumer.get_watermark_offsets(TopicPartition(rng.topic, rng.partition), timeout=10)
+    low, high = _log_bounds(consumer, rng)
     resume = low if position < low else rng.end  # below the log start: retention; above its end: re-created
     gap = OffsetGap(
         rng.topic,

@@ -131,7 +131,7 @@ class MetricsSink:
                 pass
 
             def onQueryTerminated(self, event: object) -> None:
-                if event.exception:
-                    log.error("query terminated id=%s error=%s", event.id, event.exception.splitlines()[0])
+                if event.exception:  # the application reports the failure itself, in one line
+                    log.debug("query terminated id=%s error=%s", event.id, event.exception)
 
         return _Listener()
