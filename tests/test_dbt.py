@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 import yaml
 
@@ -191,7 +193,7 @@ def test_every_model_compiles_offline_and_parses_in_the_warehouse_dialect(target
     assert result.returncode == 0, result.stdout[-3000:]
     models = tmp_path / "target" / "compiled" / "smartcity" / "models"
     compiled = sorted(p for p in models.rglob("*.sql") if p.parent.suffix != ".yml")  # not the data tests
-    assert len(compiled) == 16
+    assert len(compiled) == 17
     sqlfluff = str(Path(sys.executable).with_name("sqlfluff"))
     for path in compiled:
         parsed = subprocess.run(
@@ -312,12 +314,30 @@ def test_incremental_run_after_more_data_equals_a_full_rebuild(warehouse: dict, 
     )
     for record in retried:
         producer.send(topics[record.stream], record.key, record.value)
-    later = FleetConfig(vehicles=8, seed=6, start=START + timedelta(minutes=80), departure_window_s=60)
+    # Two devices with impossible clocks: quarantined by the job, they must not hold anything back.
+    template = next(e for e in Fleet(later_fleet(0)).run(120) if e.event_type.name == "vehicle").body
+    for n, clock in enumerate(("2099-01-01T00:00:00Z", "1970-01-01T00:00:00Z")):
+        producer.send(
+            topics["vehicle"], b"bad-clock", orjson.dumps({**template, "event_id": f"clock-{n}", "event_time": clock})
+        )
+    later = later_fleet(80)
     faults = FaultConfig(duplicate_rate=0.05, late_rate=0.05, seed=6)
     more = run(producer, later, faults, topic_prefix=PREFIX, duration_s=1200, progress=None)
+    # A vehicle uploading the buffer it kept while offline: readings six hours older than the newest hour.
+    buffered = run(
+        producer, later_fleet(-6 * 60), FaultConfig(seed=7), topic_prefix=PREFIX, duration_s=600, progress=None
+    )
     producer.close()
-    assert more.duplicates > 0 and more.late > 0
+    assert more.duplicates > 0 and more.late > 0 and buffered.per_topic[topics["vehicle"]] > 0
     assert run_job(drain(broker, lake, checkpoints)) == 0
+    reasons = query(
+        f"select quarantine_reason from read_parquet('{lake}/quarantine/vehicle/*/*/*.parquet') "
+        "where raw_value like '%clock-%'"
+    )
+    assert sorted(re.sub(r"\d+ days", "N days", r[0]) for r in reasons) == [
+        "event_time: N days after the broker received it",
+        "event_time: before 2000-01-01",
+    ]
 
     incremental = dbt("run", lake=lake, database=database)
     assert incremental.returncode == 0, incremental.stdout[-3000:]
@@ -352,3 +372,39 @@ def test_incremental_run_after_more_data_equals_a_full_rebuild(warehouse: dict, 
         f"(select count(distinct event_id) from {raw(warehouse, 'vehicle')})"
     ).fetchone()
     assert grew[0] > grew[1], "the new minutes of traffic did not reach the incremental table"
+    late_hour, newest_hour = con.execute(
+        "select min(hour_start), max(hour_start) from inc.main_marts.fct_vehicle_speed_hourly"
+    ).fetchone()
+    assert late_hour == (START - timedelta(hours=6)).replace(tzinfo=None), "the buffered readings missed the mart"
+    assert newest_hour < (START + timedelta(hours=3)).replace(tzinfo=None)
+
+
+def later_fleet(minutes_after_start: int) -> FleetConfig:
+    return FleetConfig(vehicles=8, seed=6, start=START + timedelta(minutes=minutes_after_start), departure_window_s=60)
+
+
+def test_a_stream_with_no_events_yet_builds_empty_marts_beside_full_ones(warehouse: dict, tmp_path: Path) -> None:
+    """Incidents are rare: a lake where four streams landed and emergencies have not yet."""
+    import shutil
+
+    lake = tmp_path / "lake"
+    shutil.copytree(warehouse["lake"], lake, ignore=shutil.ignore_patterns("emergency"))
+    assert not (lake / "raw" / "emergency").exists()
+    database = tmp_path / "quiet.duckdb"
+    built = dbt("build", lake=lake, database=database)
+    assert built.returncode == 0, built.stdout[-3000:]
+    counts = dict(
+        mart(
+            {"database": database},
+            """
+            select 'incidents', count(*) from main_marts.fct_incidents
+            union all select 'incidents_over_time', count(*) from main_marts.agg_incidents_over_time
+            union all select 'speed', count(*) from main_marts.fct_vehicle_speed_hourly
+            union all select 'heatmap', count(*) from main_marts.agg_route_heatmap
+            union all select 'weather', count(*) from main_marts.agg_weather_hourly""",
+        )
+    )
+    assert counts["incidents"] == counts["incidents_over_time"] == 0
+    assert min(counts["speed"], counts["heatmap"], counts["weather"]) > 0
+    freshness = dict(mart({"database": database}, "select raw_table, entries from main_marts.agg_pipeline_freshness"))
+    assert freshness["emergency"] == 0 and freshness["vehicle"] > 0

@@ -27,7 +27,7 @@ where {{ column_name }} > {{ other_column }}
     range or not one of its values. Generated onto each source from contract/events.py. -#}
 {% test matches_contract(model, not_null=[], ranges={}, accepted_values={}) %}
 select *
-from {{ model }}
+from {{ lake_source(model) }}
 where false
     {%- for column in not_null %}
     or {{ column }} is null

@@ -1,16 +1,16 @@
-{#- On DuckDB the sources read the lake's Parquet files directly: stop with one clear
-    message, instead of a DuckDB stack trace, when a stream has not landed anything yet. -#}
+{#- On DuckDB the sources read the lake's Parquet files directly: stop with one clear message,
+    instead of a DuckDB stack trace, when the lake holds nothing at all. A stream that has not
+    produced an event yet builds empty (macro lake_source). -#}
 {% macro smartcity_require_lake() %}
   {% if execute and target.type == 'duckdb' and flags.WHICH in ('run', 'build', 'test', 'seed', 'snapshot') %}
-    {% set lake = env_var('SMARTCITY_LAKE_ROOT', '../data/lake') %}
+    {% set streams = ['vehicle', 'gps', 'traffic', 'weather', 'emergency'] %}
     {% set missing = [] %}
-    {% for stream in ['vehicle', 'gps', 'traffic', 'weather', 'emergency'] %}
-      {% set found = run_query("select count(*) from glob('" ~ lake ~ "/raw/" ~ stream ~ "/*/*/*.parquet')") %}
-      {% if found.columns[0].values()[0] == 0 %}{% do missing.append(stream) %}{% endif %}
+    {% for stream in streams %}
+      {% if not smartcity_stream_has_data(stream) %}{% do missing.append(stream) %}{% endif %}
     {% endfor %}
-    {% if missing %}
+    {% if missing | length == streams | length %}
       {{ exceptions.raise_compiler_error(
-          "The lake at " ~ lake ~ " has no data yet for: " ~ missing | join(', ')
+          "The lake at " ~ env_var('SMARTCITY_LAKE_ROOT', '../data/lake') ~ " has no data yet for: " ~ missing | join(', ')
           ~ ". Run the stream first (`make stream`, or `smartcity simulate` then `smartcity stream --available-now`)"
           ~ " or point SMARTCITY_LAKE_ROOT at a lake.") }}
     {% endif %}

@@ -24,7 +24,7 @@ readings as (
         ingested_at
     -- Telemetry from its own incremental copy: the staging de-duplication runs once per stream.
     from {{ ref('int_vehicle_readings_segmented') }}
-    {{ new_arrivals(lake_partitions=false) }}
+    {{ new_arrivals() }}
 
 ),
 
@@ -42,7 +42,7 @@ fixes as (
         vehicle_type,
         ingested_at
     from {{ ref('stg_smartcity__gps_fixes') }}
-    {{ new_arrivals() }}
+    {{ new_arrivals(ref('stg_smartcity__lake_arrivals'), 'gps') }}
 
 )
 

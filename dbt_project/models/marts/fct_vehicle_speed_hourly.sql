@@ -8,17 +8,21 @@
     )
 }}
 
--- Speed per vehicle, hour and route segment. Incremental: each run recomputes the last
--- few hours (var late_data_lookback_hours), so an event that arrives late still lands in its hour.
+-- Speed per vehicle, hour and route segment. Incremental: each run recomputes exactly the hours
+-- that received readings since the previous run, however old they are, so a late reading lands
+-- in its own hour and no event time can hold the increments back.
 with
 
 readings as (
 
     select * from {{ ref('int_vehicle_readings_segmented') }}
     {% if is_incremental() %}
-        where hour_start >= (
-            select {{ dbt.dateadd('hour', -1 * var('late_data_lookback_hours'), 'max(hour_start)') }}
-            from {{ this }}
+        where hour_start in (
+            select landed.hour_start from {{ ref('int_vehicle_readings_segmented') }} as landed
+            where landed.ingested_at >= (
+                select {{ dbt.dateadd('minute', -1 * var('ingest_lookback_minutes'), 'max(last_ingested_at)') }}
+                from {{ this }}
+            )
         )
     {% endif %}
 
@@ -33,6 +37,7 @@ select
     avg(speed_kmh) as avg_speed_kmh,
     {{ percentile('speed_kmh', 0.5) }} as p50_speed_kmh,
     {{ percentile('speed_kmh', 0.95) }} as p95_speed_kmh,
-    max(event_time) as last_event_time
+    max(event_time) as last_event_time,
+    max(ingested_at) as last_ingested_at
 from readings
 group by vehicle_id, hour_start, segment_id

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('smartcity', 'traffic') }}
+    select * from {{ lake_source(source('smartcity', 'traffic')) }}
 
 ),
 
