@@ -46,6 +46,7 @@ class Settings:
     lake_root: str
     checkpoint_root: str
     bind_address: str = "127.0.0.1"
+    spark_auth_secret: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -58,6 +59,7 @@ class Settings:
             lake_root=os.environ.get("SMARTCITY_LAKE_ROOT") or str(data_dir / "lake"),
             checkpoint_root=os.environ.get("SMARTCITY_CHECKPOINT_ROOT") or str(data_dir / "checkpoints"),
             bind_address=_address("SMARTCITY_BIND_ADDRESS", "127.0.0.1"),
+            spark_auth_secret=os.environ.get("SMARTCITY_SPARK_AUTH_SECRET") or None,
         )
 
     @property

@@ -282,7 +282,17 @@ def options_from_args(args: argparse.Namespace, settings: Settings) -> StreamOpt
         ),
         bind_address=args.bind_address or settings.bind_address,
         ui=args.ui,
+        extra_conf=_auth_conf(settings.spark_auth_secret),
     )
+
+
+def _auth_conf(secret: str | None) -> dict[str, str]:
+    """Spark's shared-secret authentication between driver, master and workers (cluster mode,
+    or any driver bound beyond loopback). The secret comes from the environment only; Spark
+    redacts it in its UI and logs."""
+    if not secret:
+        return {}
+    return {"spark.authenticate": "true", "spark.authenticate.secret": secret}
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
