@@ -11,19 +11,25 @@ VEHICLES ?= 20
 SPEEDUP ?= 20
 DURATION ?=
 
-.PHONY: help install stream simulate broker-start broker-stop test lint bench dbt-build docs clean
+.PHONY: help install lock stream simulate broker-start broker-stop test lint bench dbt-build docs clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-$(STAMP): pyproject.toml
+# The exact versions of requirements.lock, then the project itself (editable, no resolution).
+$(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[fast,cloud,dev]"
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install everything
+install: $(STAMP)  ## create .venv and install everything, at the versions of requirements.lock
+
+lock: $(STAMP)  ## re-resolve requirements.lock from the ranges in pyproject.toml
+	$(BIN)/pip-compile --quiet --extra fast --extra cloud --extra dev --strip-extras --no-emit-index-url \
+		-o requirements.lock pyproject.toml
 
 stream: $(STAMP)  ## broker + Spark job + simulator until Ctrl-C (DURATION=seconds to stop)
 	$(BIN)/smartcity up --vehicles $(VEHICLES) --speedup $(SPEEDUP) $(if $(DURATION),--duration $(DURATION))
@@ -37,12 +43,15 @@ broker-start: $(STAMP)  ## start the embedded broker in the background
 broker-stop: $(STAMP)  ## stop the embedded broker
 	$(BIN)/smartcity broker stop
 
-lint: $(STAMP)  ## ruff
+lint: $(STAMP)  ## ruff, the import layers (import-linter), generated files up to date
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python -m contract.generate --check
 
-test: $(STAMP)  ## the whole suite: lint, unit, integration (real broker, Spark, DuckDB), dbt
+test: $(STAMP)  ## the whole suite: lint, layers, unit, integration (real broker, Spark, DuckDB), dbt
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)  ## benchmarks: producer (both backends), Spark ingest (drain rate, latency), dbt build

@@ -10,6 +10,7 @@ nine copies of it as other fleets. Each build starts from an empty DuckDB file.
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.lake import copy_fleet, fleet_payloads, land
+from contract.lake import files_glob
 from ingestion.fleet import FleetConfig
 
 PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -54,7 +56,7 @@ def dbt(command: str, lake: Path, database: Path) -> float:
 def raw_rows(lake: Path) -> int:
     import duckdb
 
-    return duckdb.execute(f"select count(*) from read_parquet('{lake}/raw/*/*/*/*.parquet')").fetchone()[0]
+    return duckdb.execute(f"select count(*) from read_parquet('{files_glob(lake)}')").fetchone()[0]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         began = time.perf_counter()
         payloads = fleet_payloads(fleet, duration_s=None, max_events=args.base_events)
         land(lake, payloads, first_offset=0, sent_at=datetime.now(UTC))
-        base_files = list(lake.glob("raw/*/*/*/*.parquet"))
+        base_files = [Path(f) for f in glob.glob(files_glob(lake))]
         print(f"lake       {raw_rows(lake):>11,} raw events written in {time.perf_counter() - began:.0f} s")
         print(f"{'raw events':>22}{'dbt build (s)':>16}")
         print(f"{raw_rows(lake):>22,}{dbt('build', lake, Path(tmp) / 'small.duckdb'):>16.1f}")
@@ -96,7 +98,7 @@ def _fleet_seconds(lake: Path) -> float:
     import duckdb
 
     newest = duckdb.execute(
-        f"select epoch(max(event_time)) from read_parquet('{lake}/raw/vehicle/*/*/*.parquet')"
+        f"select epoch(max(event_time)) from read_parquet('{files_glob(lake, stream='vehicle')}')"
     ).fetchone()[0]
     return newest - START.timestamp() + 1
 

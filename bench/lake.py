@@ -1,13 +1,14 @@
 """Raw lakes of a chosen size for benchmarks, written by the job's own landing code without Spark.
 
 Fleet events go through the same parse and landing functions the Spark tasks run
-(spark/land.py), so files, columns and partitions are those of a streamed lake. Larger
+(spark/stage.py), so files, columns and partitions are those of a streamed lake. Larger
 lakes are copies of a base fleet under new vehicle, event and incident ids (and Kafka
 offsets), which keeps them realistic per vehicle at a fraction of the simulation time.
 """
 
 from __future__ import annotations
 
+import glob
 import itertools
 import shutil
 from collections import defaultdict
@@ -20,10 +21,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from contract import BY_NAME
-from ingestion.faults import FaultConfig, FaultInjector
+from contract import lake as layout
 from ingestion.fleet import Fleet, FleetConfig
+from ingestion.serialize import Serializer
 from spark.kafka_source import RECORD_SCHEMA
-from spark.land import lander
+from spark.stage import stager
 
 CHUNK = 100_000
 _names = itertools.count()
@@ -31,7 +33,7 @@ _names = itertools.count()
 
 def fleet_payloads(config: FleetConfig, duration_s: float, max_events: int | None = None) -> dict[str, list[bytes]]:
     by_stream: dict[str, list[bytes]] = defaultdict(list)
-    records = FaultInjector(FaultConfig(), validate=False).apply(Fleet(config).run(duration_s))
+    records = Serializer(validate=False).records(Fleet(config).run(duration_s))
     for record in itertools.islice(records, max_events):
         by_stream[record.stream].append(record.value)
     return by_stream
@@ -59,18 +61,19 @@ def land(lake: Path, payloads: dict[str, list[bytes]], first_offset: int, sent_a
     rows = 0
     for stream, values in payloads.items():
         for batch in _kafka_batches(stream, values, first_offset, sent_at):
-            staged = next(lander(stream, lake.as_uri())(iter([batch])))
-            for path, day, hour, n in zip(
-                *(staged.column(c).to_pylist() for c in ("file", "event_date", "event_hour", "rows")), strict=True
+            staged = next(stager(stream, lake.as_uri())(iter([batch])))
+            for zone, path, day, hour, n in zip(
+                *(staged.column(c).to_pylist() for c in ("zone", "file", "event_date", "event_hour", "rows")),
+                strict=True,
             ):
-                if path is None:
+                if zone != layout.RAW:
                     continue
-                target = lake / "raw" / stream / f"event_date={day}" / f"event_hour={hour}"
+                target = Path(layout.stream_dir(lake, zone, stream), layout.partition_dir(day, hour))
                 target.mkdir(parents=True, exist_ok=True)
                 landed = target / f"part-bench-{next(_names):08d}.parquet"
                 _as_if_streamed(lake / path, landed)
                 rows += n
-    shutil.rmtree(lake / "_staging", ignore_errors=True)
+    shutil.rmtree(lake / layout.STAGING, ignore_errors=True)
     return rows
 
 
@@ -89,7 +92,7 @@ def copy_fleet(lake: Path, copies: int, files: Iterable[Path] | None = None, hou
     event and incident ids, new Kafka offsets; copy k drives ``k * hours_apart`` hours later
     (whole hours, so each file stays within one hour partition). Returns rows added."""
     added = 0
-    for path in list(files if files is not None else lake.glob("raw/*/*/*/*.parquet")):
+    for path in list(files if files is not None else map(Path, glob.glob(layout.files_glob(lake)))):
         table = pq.read_table(path)
         for k in range(1, copies + 1):
             suffix = pa.scalar(f"-f{k}")
@@ -106,7 +109,9 @@ def copy_fleet(lake: Path, copies: int, files: Iterable[Path] | None = None, hou
                 columns[name] = col
             shifted = pa.table(columns, schema=table.schema)
             first = shifted.column("event_time")[0].as_py()
-            folder = lake / "raw" / path.parts[-4] / f"event_date={first.date()}" / f"event_hour={first.hour}"
+            folder = Path(
+                layout.stream_dir(lake, layout.RAW, path.parts[-4]), layout.partition_dir(first.date(), first.hour)
+            )
             folder.mkdir(parents=True, exist_ok=True)
             pq.write_table(shifted, folder / f"{path.stem}-f{k}.parquet")
             added += table.num_rows

@@ -9,12 +9,13 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from contract import topic_name
-from ingestion.broker import EmbeddedBroker, ensure_topics
-from ingestion.faults import FaultConfig, FaultInjector
+from contract import BY_NAME, topic_name
+from ingestion.faults import FaultConfig
 from ingestion.fleet import Fleet, FleetConfig
 from ingestion.producer import BACKENDS, make_producer
+from ingestion.serialize import Serializer
 from ingestion.simulate import run
+from smartcity.broker import EmbeddedBroker, ensure_topics
 
 FLEET = FleetConfig(vehicles=500, seed=1, start=datetime(2026, 11, 23, 8, tzinfo=UTC), departure_window_s=60)
 
@@ -34,19 +35,19 @@ def producer_only(bootstrap: str, backend: str, records: list) -> float:
 def main() -> None:
     with EmbeddedBroker() as broker:
         ensure_topics(broker.bootstrap, "bench_", 4)
-        injector = FaultInjector(FaultConfig(), validate=False)
-        from contract import BY_NAME
-
         records = [
-            (topic_name(BY_NAME[r.stream], "bench_"), r.key, r.value) for r in injector.apply(Fleet(FLEET).run(400))
+            (topic_name(BY_NAME[r.stream], "bench_"), r.key, r.value)
+            for r in Serializer(validate=False).records(Fleet(FLEET).run(400))
         ]
         print(f"events: {len(records):,} (500 vehicles, 400 s of event time)")
         print(f"{'backend':<14}{'producer only ev/s':>20}{'simulate end-to-end ev/s':>28}")
         for backend in BACKENDS:
             raw_rate = producer_only(broker.bootstrap, backend, records)
             producer = make_producer(backend, broker.bootstrap)
-            summary = run(producer, FLEET, FaultConfig(), topic_prefix="bench_", duration_s=400, progress=None)
-            producer.close()
+            try:
+                summary = run(producer, FLEET, FaultConfig(), topic_prefix="bench_", duration_s=400, progress=None)
+            finally:
+                producer.close()
             print(f"{backend:<14}{raw_rate:>20,.0f}{summary.events_per_s:>28,.0f}")
 
 

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import itertools
 import multiprocessing as mp
 import os
@@ -25,17 +26,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from contract import BY_NAME, topic_name
-from ingestion.broker import EmbeddedBroker, ensure_topics
-from ingestion.faults import FaultConfig, FaultInjector
+from contract.lake import files_glob
 from ingestion.fleet import Fleet, FleetConfig
 from ingestion.producer import make_producer
+from ingestion.serialize import Serializer
+from smartcity.broker import EmbeddedBroker, ensure_topics
 
 PARTITIONS = 4
 
 
 def fleet_records(events: int, prefix: str) -> Iterator[tuple[str, str, bytes]]:
     config = FleetConfig(vehicles=500, seed=7, start=datetime(2026, 11, 23, 8, tzinfo=UTC), departure_window_s=60)
-    records = FaultInjector(FaultConfig(), validate=False).apply(Fleet(config).run(None))
+    records = Serializer(validate=False).records(Fleet(config).run(None))
     for event in itertools.islice(records, events):
         yield topic_name(BY_NAME[event.stream], prefix), event.key, event.value
 
@@ -84,9 +86,9 @@ def raw_rows(lake: Path) -> int:
     import duckdb
 
     return sum(
-        duckdb.execute(f"select count(*) from read_parquet('{lake}/raw/{s}/**/*.parquet')").fetchone()[0]
+        duckdb.execute(f"select count(*) from read_parquet('{files_glob(lake, stream=s)}')").fetchone()[0]
         for s in BY_NAME
-        if any((lake / "raw" / s).rglob("*.parquet"))
+        if glob.glob(files_glob(lake, stream=s))
     )
 
 
@@ -143,7 +145,7 @@ def latency(bootstrap: str, rate: float, seconds: float, trigger_s: float) -> No
         app.request_stop()
         supervisor.join()
         app.close()
-        visible = {str(p): os.stat(p).st_ctime for p in (lake / "raw").rglob("*.parquet")}
+        visible = {p: os.stat(p).st_ctime for p in glob.glob(files_glob(lake))}
         con = duckdb.connect()
         con.execute("create table visible (file varchar, visible_at double)")
         con.executemany("insert into visible values (?, ?)", list(visible.items()))
@@ -151,7 +153,7 @@ def latency(bootstrap: str, rate: float, seconds: float, trigger_s: float) -> No
             f"""
             with rows as (
                 select v.visible_at - epoch_ms(r.kafka_timestamp) / 1000.0 as latency_s, r.kafka_timestamp
-                from read_parquet('{lake}/raw/*/**/*.parquet', filename = true) as r
+                from read_parquet('{files_glob(lake)}', filename = true) as r
                 join visible as v on v.file = r.filename
             ), steady as (
                 select * from rows where kafka_timestamp >= (select min(kafka_timestamp) from rows) + interval 5 second

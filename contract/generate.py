@@ -1,4 +1,5 @@
-"""Write the artefacts derived from the contract: JSON Schema files and the dbt sources YAML.
+"""Write the artefacts derived from the contract: JSON Schema files, the dbt sources YAML and the
+dbt macros that know the lake's layout.
 
 python -m contract.generate          # rewrite them
 python -m contract.generate --check  # exit 1 if any is out of date (CI)
@@ -13,11 +14,14 @@ from pathlib import Path
 
 import yaml
 
+from contract import lake
 from contract.events import EVENT_TYPES, EventType, Field
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "contract" / "schemas"
 DBT_SOURCES = ROOT / "dbt_project" / "models" / "staging" / "smartcity" / "_smartcity__sources.yml"
+DBT_LAKE_MACROS = ROOT / "dbt_project" / "macros" / "lake_layout.sql"
+DBT_LAKE_ROOT = "env_var('SMARTCITY_LAKE_ROOT', '../data/lake')"
 
 _JSON_TYPES = {"string": "string", "double": "number", "integer": "integer", "timestamp": "string"}
 # Types of the columns as the Spark job writes them to Parquet (see spark/parse.py).
@@ -81,15 +85,14 @@ def dbt_sources() -> dict:
             },
             "accepted_values": {f.name: list(f.enum) for f in et.fields if f.enum is not None},
         }
+        raw_files = lake.files_glob("{{ " + DBT_LAKE_ROOT + " }}", lake.RAW, et.name)
         tables.append(
             {
                 "name": et.name,
                 "description": f"{et.description} Raw, as landed by the Spark job from topic {et.topic}.",
                 "config": {
                     # dbt-duckdb reads the lake directly; Athena and Redshift Spectrum read the catalog table.
-                    "external_location": "read_parquet('{{ env_var('SMARTCITY_LAKE_ROOT', '../data/lake') }}/raw/"
-                    + et.name
-                    + "/*/*/*.parquet', hive_partitioning = true)",
+                    "external_location": f"read_parquet('{raw_files}', hive_partitioning = true)",
                 },
                 # Every rule of the contract, checked on what landed in one scan of the table.
                 "data_tests": [{"matches_contract": {"arguments": rules}}],
@@ -117,10 +120,22 @@ def dbt_sources() -> dict:
     }
 
 
+def dbt_lake_macros() -> str:
+    """The lake layout for dbt's Jinja: the streams, and the raw files of one."""
+    root, stream = "' ~ " + DBT_LAKE_ROOT + " ~ '", "' ~ stream ~ '"
+    glob = ("'" + lake.files_glob(root, lake.RAW, stream) + "'").removeprefix("'' ~ ")
+    return (
+        "{#- GENERATED from contract/lake.py by `python -m contract.generate`: do not edit. -#}\n"
+        f"{{% macro smartcity_streams() %}}{{{{ return({list(lake.STREAMS)!r}) }}}}{{% endmacro %}}\n\n"
+        f"{{% macro smartcity_raw_files(stream) %}}{{{{ return({glob}) }}}}{{% endmacro %}}\n"
+    )
+
+
 def rendered() -> dict[Path, str]:
     files = {SCHEMA_DIR / f"{et.name}.schema.json": json.dumps(json_schema(et), indent=2) + "\n" for et in EVENT_TYPES}
     header = "# GENERATED from contract/events.py by `python -m contract.generate`: do not edit.\n"
     files[DBT_SOURCES] = header + yaml.safe_dump(dbt_sources(), sort_keys=False, width=120)
+    files[DBT_LAKE_MACROS] = dbt_lake_macros()
     return files
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from contract.validate import validator_for
 from ingestion.fleet import Emitted
+from ingestion.serialize import Outgoing, Serializer
 
 MALFORMED_KINDS = ("invalid_json", "wrong_type", "missing_field", "out_of_range")
 
@@ -34,14 +34,9 @@ class FaultConfig:
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
 
-
-@dataclass(slots=True)
-class Outgoing:
-    """A serialized event on its way to Kafka."""
-
-    stream: str
-    key: bytes
-    value: bytes
+    @property
+    def any(self) -> bool:
+        return bool(self.late_rate or self.duplicate_rate or self.malformed_rate)
 
 
 @dataclass(slots=True)
@@ -66,33 +61,26 @@ def _corrupt(body: dict, kind: str, rng: random.Random) -> bytes:
 
 
 class FaultInjector:
-    """Turns fleet events into Kafka records, applying faults and checking the contract."""
+    """Turns fleet events into Kafka records (through the serializer), some late, duplicated or
+    malformed."""
 
-    def __init__(self, config: FaultConfig, validate: bool = True) -> None:
+    def __init__(self, config: FaultConfig, serializer: Serializer | None = None) -> None:
         self.config = config
-        self.validate = validate
+        self.serializer = serializer or Serializer()
         self.counts = FaultCounts()
         self._rng = random.Random(f"{config.seed}/faults")
         self._held: list[tuple[float, int, Emitted]] = []  # late events waiting for their release time
         self._held_seq = 0
-        self._keys: dict[str, bytes] = {}
-
-    def _key(self, vehicle_id: str) -> bytes:
-        key = self._keys.get(vehicle_id)
-        if key is None:
-            key = self._keys[vehicle_id] = vehicle_id.encode()
-        return key
 
     def _records(self, ev: Emitted) -> Iterator[Outgoing]:
         cfg, rng = self.config, self._rng
-        if self.validate:
-            validator_for(ev.event_type.name).check(ev.body)
         if cfg.malformed_rate and rng.random() < cfg.malformed_rate:
+            self.serializer.check(ev)
             kind = MALFORMED_KINDS[rng.randrange(len(MALFORMED_KINDS))]
             self.counts.malformed[kind] += 1
-            yield Outgoing(ev.event_type.name, self._key(ev.vehicle_id), _corrupt(ev.body, kind, rng))
+            yield Outgoing(ev.event_type.name, self.serializer.key(ev.vehicle_id), _corrupt(ev.body, kind, rng))
             return
-        record = Outgoing(ev.event_type.name, self._key(ev.vehicle_id), orjson.dumps(ev.body))
+        record = self.serializer.record(ev)
         yield record
         if cfg.duplicate_rate and rng.random() < cfg.duplicate_rate:
             self.counts.duplicates += 1

@@ -15,6 +15,7 @@ from ingestion.clock import Clock
 from ingestion.faults import FaultConfig, FaultInjector
 from ingestion.fleet import Fleet, FleetConfig
 from ingestion.producer import EventProducer
+from ingestion.serialize import Serializer
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +89,10 @@ def run(
 ) -> RunSummary:
     """Produce the fleet's events; flushes and summarises on completion, Ctrl-C or SIGTERM."""
     topics = {name: topic_name(et, topic_prefix) for name, et in BY_NAME.items()}
-    injector = FaultInjector(fault_config, validate=validate)
-    records = injector.apply(Clock(speedup).paced(Fleet(fleet_config).run(duration_s)))
+    serializer = Serializer(validate=validate)
+    events = Clock(speedup).paced(Fleet(fleet_config).run(duration_s))
+    injector = FaultInjector(fault_config, serializer) if fault_config.any else None
+    records = injector.apply(events) if injector else serializer.records(events)
     summary = RunSummary()
     meter = _Progress(progress, progress_every_s)
     started = time.monotonic()
@@ -116,9 +119,10 @@ def run(
         summary.sent = producer.stats.sent
         summary.failed = producer.stats.failed
         summary.errors = list(producer.stats.errors)
-        summary.late = injector.counts.late
-        summary.duplicates = injector.counts.duplicates
-        summary.malformed = dict(injector.counts.malformed)
+        if injector is not None:
+            summary.late = injector.counts.late
+            summary.duplicates = injector.counts.duplicates
+            summary.malformed = dict(injector.counts.malformed)
     return summary
 
 

@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from contract.events import BY_NAME
-from spark.storage import filesystem
+from contract import lake
+from spark.filesystems import filesystem
 
 log = logging.getLogger("smartcity.compact")
 
@@ -72,8 +72,8 @@ def _first_per_coordinate(table: pa.Table) -> pa.Table:
 
 def compact(
     lake_root: str,
-    zones: tuple[str, ...] = ("raw", "quarantine"),
-    streams: tuple[str, ...] = tuple(BY_NAME),
+    zones: tuple[str, ...] = lake.ZONES,
+    streams: tuple[str, ...] = lake.STREAMS,
     grace: timedelta = timedelta(minutes=60),
     min_files: int = 2,
     now: datetime | None = None,
@@ -84,7 +84,7 @@ def compact(
     done = []
     for zone in zones:
         for stream in streams:
-            folder = f"{base}/{zone}/{stream}"
+            folder = lake.stream_dir(base, zone, stream)
             for partition, paths in sorted(_partitions(fs, folder).items()):
                 if len(paths) < min_files or not _closed(partition, now, grace):
                     continue

@@ -3,3 +3,7 @@
 
 class QueryFailed(RuntimeError):
     """A streaming query died; the message names the query and its first error line."""
+
+
+class LakeRootError(ValueError):
+    """A lake or checkpoint location the job cannot use (unknown scheme, no connector)."""

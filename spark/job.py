@@ -9,7 +9,6 @@ Every server the driver opens (RPC, block manager, the UI when asked for) listen
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import logging
@@ -20,16 +19,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 from contract.events import BY_NAME, topic_name
-from ingestion.broker import ensure_topics, resolve_bootstrap
-from ingestion.config import Settings
-from ingestion.producer import BrokerUnreachable
 from spark.errors import QueryFailed
 from spark.parse import EventTimeBounds
-from spark.storage import to_uri
 
 log = logging.getLogger("smartcity.stream")
 
@@ -137,12 +131,12 @@ def native_kafka_available(spark) -> bool:
 
 
 def staged_stream(spark, options: StreamOptions, stream: str):
-    """One row per Parquet file that the batch's tasks staged for ``stream`` (see spark/land.py).
+    """One row per Parquet file that the batch's tasks staged for ``stream`` (see spark/stage.py).
 
     The native connector yields (key, value, topic, partition, offset, timestamp) and the tasks
-    land them in ``mapInArrow``; the Python source lands them inside its reader, so records
+    stage them in ``mapInArrow``; the Python source stages them inside its reader, so records
     are read, parsed and written by one Python worker and never cross into the JVM."""
-    from spark.land import STAGED_DDL, lander
+    from spark.stage import STAGED_DDL, stager
 
     topic = topic_name(BY_NAME[stream], options.topic_prefix)
     use_native = options.source == "native" or (options.source == "auto" and native_kafka_available(spark))
@@ -163,7 +157,7 @@ def staged_stream(spark, options: StreamOptions, stream: str):
     log.info("topic %s: %s kafka source", topic, "native" if use_native else "python")
     if use_native:
         records = reader.load().select("key", "value", "topic", "partition", "offset", "timestamp")
-        return records.mapInArrow(lander(stream, options.lake_root, options.event_time_bounds), STAGED_DDL)
+        return records.mapInArrow(stager(stream, options.lake_root, options.event_time_bounds), STAGED_DDL)
     return reader.option("landAs", stream).option("lakeRoot", options.lake_root).load()
 
 
@@ -178,19 +172,19 @@ class Application:
         self._stop = threading.Event()
 
     def start(self) -> None:
+        from spark.commit import BatchCommitter
         from spark.kafka_source import KafkaOffsetsDataSource
-        from spark.writer import StreamWriter
 
         self.spark.streams.addListener(self.metrics.listener())
         if self.options.source != "native":
             self.spark.dataSource.register(KafkaOffsetsDataSource)  # once per session, for every query
         for stream in self.options.streams:
             checkpoint = f"{self.options.checkpoint_root}/{stream}"
-            writer = StreamWriter(self.spark, stream, self.options.lake_root, checkpoint, self.metrics)
+            committer = BatchCommitter(self.spark, stream, self.options.lake_root, checkpoint, self.metrics)
             query = (
                 staged_stream(self.spark, self.options, stream)
                 .writeStream.queryName(stream)
-                .foreachBatch(writer)
+                .foreachBatch(committer)
                 .option("checkpointLocation", checkpoint)
             )
             query = (
@@ -245,6 +239,10 @@ def failure_line(error: str) -> str:
 
 
 def run(options: StreamOptions) -> int:
+    """The job's entry point: start the queries, supervise them, stop on SIGINT/SIGTERM or failure."""
+    log.info(
+        "stream %s -> %s (checkpoints %s)", json.dumps(options.streams), options.lake_root, options.checkpoint_root
+    )
     app = Application(options)
     handlers = {}
     if threading.current_thread() is threading.main_thread():
@@ -257,49 +255,3 @@ def run(options: StreamOptions) -> int:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
         app.close()
-
-
-def options_from_args(args: argparse.Namespace, settings: Settings) -> StreamOptions:
-    bootstrap = args.bootstrap or resolve_bootstrap(settings)
-    if not bootstrap:
-        raise BrokerUnreachable("no Kafka to read: set KAFKA_BOOTSTRAP_SERVERS or run `smartcity broker start`")
-    return StreamOptions(
-        bootstrap=bootstrap,
-        lake_root=to_uri(settings.lake_root, "SMARTCITY_LAKE_ROOT"),
-        checkpoint_root=to_uri(settings.checkpoint_root, "SMARTCITY_CHECKPOINT_ROOT"),
-        topic_prefix=settings.topic_prefix,
-        streams=args.streams,
-        master=args.master,
-        source=args.source,
-        trigger_seconds=args.trigger_seconds,
-        available_now=args.available_now,
-        max_offsets_per_trigger=args.max_offsets_per_trigger,
-        starting_offsets=args.starting_offsets,
-        duration_s=args.duration,
-        fail_on_data_loss=args.fail_on_data_loss,
-        event_time_bounds=EventTimeBounds(
-            floor=args.event_time_floor, max_ahead=timedelta(seconds=args.max_event_time_ahead)
-        ),
-        bind_address=args.bind_address or settings.bind_address,
-        ui=args.ui,
-        extra_conf=_auth_conf(settings.spark_auth_secret),
-    )
-
-
-def _auth_conf(secret: str | None) -> dict[str, str]:
-    """Spark's shared-secret authentication between driver, master and workers (cluster mode,
-    or any driver bound beyond loopback). The secret comes from the environment only; Spark
-    redacts it in its UI and logs."""
-    if not secret:
-        return {}
-    return {"spark.authenticate": "true", "spark.authenticate.secret": secret}
-
-
-def main(args: argparse.Namespace, settings: Settings) -> int:
-    options = options_from_args(args, settings)
-    if options.source != "native":
-        ensure_topics(options.bootstrap, settings.topic_prefix, settings.topic_partitions)
-    log.info(
-        "stream %s -> %s (checkpoints %s)", json.dumps(options.streams), options.lake_root, options.checkpoint_root
-    )
-    return run(options)

@@ -189,7 +189,7 @@ class KafkaOffsetsDataSource(DataSource):
     ``kafka.bootstrap.servers``, ``subscribe``, ``startingOffsets``, ``maxOffsetsPerTrigger``,
     ``minPartitions``, ``maxRecordsPerPartition``; plus ``landAs`` (a contract stream name) and
     ``lakeRoot``: each task then parses its records and stages them as Parquet in the lake
-    (spark/land.py), and the rows it returns describe the staged files."""
+    (spark/stage.py), and the rows it returns describe the staged files."""
 
     @classmethod
     def name(cls) -> str:
@@ -197,7 +197,7 @@ class KafkaOffsetsDataSource(DataSource):
 
     def schema(self) -> str:
         if self.options.get("landAs"):
-            from spark.land import STAGED_DDL
+            from spark.stage import STAGED_DDL
 
             return STAGED_DDL
         return SCHEMA
@@ -388,9 +388,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             )
         )
         if self.land_as:
-            from spark.land import lander
+            from spark.stage import stager
 
-            yield from lander(self.land_as, self.lake_root, self.bounds)(records)
+            yield from stager(self.land_as, self.lake_root, self.bounds)(records)
         else:
             yield from records
 

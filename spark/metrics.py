@@ -1,4 +1,4 @@
-"""Per-batch progress of every query: to the log and to ``<lake>/_metrics/progress.jsonl``.
+"""Per-batch progress of every query: to the log and to the lake's metrics file (contract/lake.py).
 
 Spark's own progress (batch duration, source lag) is joined with what the writer counted
 (records read, rows landed, rows quarantined, files written), from which the rates come. The file is
@@ -13,10 +13,10 @@ import logging
 import threading
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from urllib.parse import urlparse
 
 from pyspark.sql.streaming import StreamingQueryListener
+
+from contract import lake
 
 log = logging.getLogger("smartcity.stream")
 
@@ -61,15 +61,10 @@ def _flatten(offsets: dict) -> dict[str, int]:
     return flat
 
 
-def metrics_path(lake_root: str) -> Path | None:
-    parsed = urlparse(lake_root)
-    return Path(parsed.path) / "_metrics" / "progress.jsonl" if parsed.scheme in ("", "file") else None
-
-
 def append_metrics(lake_root: str, row: dict) -> None:
     """One JSON line, written with one ``write`` in append mode: the driver and the source's
     Python workers append to the same file."""
-    path = metrics_path(lake_root)
+    path = lake.metrics_path(lake_root)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as fh:
@@ -91,7 +86,7 @@ class MetricsSink:
         with self._lock:
             batch = self._batches.pop((progress.name, progress.batchId), None)
         lag = source_lag(progress.sources[0]) if progress.sources else None
-        # Spark counts the rows the source returned, which are staged files (spark/land.py): the
+        # Spark counts the rows the source returned, which are staged files (spark/stage.py): the
         # Kafka records behind them are what the writer counted.
         records = batch.rows + batch.quarantined if batch else 0
         batch_ms = (progress.durationMs or {}).get("triggerExecution") or 0

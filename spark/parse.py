@@ -1,13 +1,14 @@
-"""Contract -> Spark/Arrow schemas, and the split of Kafka records into valid rows and quarantine.
+"""Contract -> Arrow schemas, and the split of Kafka records into valid rows and quarantine. Pure:
+no I/O (spark/stage.py writes what this returns).
 
-Validation is the contract's own validator (the one the simulator runs), applied per row
-in ``mapInArrow``: a record is either a fully typed raw row or a quarantine row carrying
-its raw value, the reason and its Kafka coordinates. Never a null-filled raw row.
+Validity is the contract's own validator (the one the simulator runs), with a vectorised fast
+path for the rows that are clearly valid: a record is either a fully typed raw row or a
+quarantine row carrying its raw value, the reason and its Kafka coordinates. Never a
+null-filled raw row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,8 +24,6 @@ _ARROW = {
     "integer": pa.int32(),
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
-
-PARTITION_COLUMNS = ("event_date", "event_hour")
 
 
 def parsed_arrow_schema(et: EventType) -> pa.Schema:
@@ -84,52 +83,6 @@ def _span(delta: timedelta) -> str:
             n = int(delta.total_seconds() // seconds)
             return f"{n} {unit}{'s' if n > 1 else ''}"
     return f"{int(delta.total_seconds())} seconds"
-
-
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        ("raw_value", pa.string()),
-        ("quarantine_reason", pa.string()),
-        ("kafka_topic", pa.string()),
-        ("kafka_partition", pa.int32()),
-        ("kafka_offset", pa.int64()),
-        ("kafka_timestamp", pa.timestamp("us", tz="UTC")),
-        ("ingested_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
-
-
-class QuarantineWriter:
-    """Writes rejected records to ``<root>/<stream>/event_date=/event_hour=/`` from the Python worker.
-
-    Doing it here saves Spark a second pass over every micro-batch. File names come from the
-    Kafka coordinates of the first record of the input batch, which a replayed micro-batch
-    reads again with the same boundaries: a replay overwrites, it never adds. Files are
-    written under a hidden name and renamed, so readers never see a partial file.
-    """
-
-    def __init__(self, root: str, stream: str) -> None:
-        from spark.storage import filesystem
-
-        self.fs, base = filesystem(root)
-        self.base = f"{base}/{stream}"
-
-    def write(self, rows: pa.Table, first: tuple[str, int, int]) -> None:
-        import pyarrow.parquet as pq
-
-        topic, partition, offset = first
-        keys = pa.TableGroupBy(rows, ["event_date", "event_hour"]).aggregate([]).to_pylist()
-        for key in keys:
-            part = rows.filter(
-                (pc.field("event_date") == key["event_date"]) & (pc.field("event_hour") == key["event_hour"])
-            )
-            folder = f"{self.base}/event_date={key['event_date'].isoformat()}/event_hour={key['event_hour']}"
-            name = f"q-{topic}-{partition}-{offset:012d}.parquet"
-            self.fs.create_dir(folder, recursive=True)
-            hidden = f"{folder}/.{name}.tmp"
-            with self.fs.open_output_stream(hidden) as out:
-                pq.write_table(part.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA), out)
-            self.fs.move(hidden, f"{folder}/{name}")
 
 
 class FastParser:
@@ -239,78 +192,41 @@ class FastParser:
         return pa.table(columns), passed
 
 
-def splitter(
-    stream: str, quarantine_root: str | None = None, bounds: EventTimeBounds | None = None
-) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The function that turns Kafka record batches into parsed rows for one stream.
+class RecordSplitter:
+    """Kafka record batches of one stream -> parsed rows: contract columns, Kafka coordinates, lake
+    partition, and for rejected records (not the contract, or an implausible event time: ``bounds``)
+    the raw value and the reason, contract columns null."""
 
-    Rejected records (not the contract, or an implausible event time: ``bounds``) are kept in
-    the output (contract columns null, ``quarantine_reason`` set) so the job can count them,
-    and, with ``quarantine_root``, written to the quarantine."""
-    bounds = bounds or EventTimeBounds()
-    et = BY_NAME[stream]
-    schema = parsed_arrow_schema(et)
-    field_names = et.field_names
-    field_types = {f.name: f.type for f in et.fields}
-    fast = FastParser(et)
+    def __init__(self, stream: str, bounds: EventTimeBounds | None = None) -> None:
+        self.event_type = BY_NAME[stream]
+        self.schema = parsed_arrow_schema(self.event_type)
+        self.bounds = bounds or EventTimeBounds()
+        self.validator = validator_for(stream)
+        self.fast = FastParser(self.event_type)
+        self.field_names = self.event_type.field_names
+        self.field_types = {f.name: f.type for f in self.event_type.fields}
 
-    def validate_rows(values: list, validator) -> tuple[list[pa.Array], list, list]:
-        """The validator, row by row: contract columns, raw values of rejects, reasons."""
-        columns: dict[str, list] = {name: [] for name in field_names}
-        raw_values, reasons = [], []
-        for payload in values:
-            if payload is None:
-                event, reason = None, "empty Kafka record (null value)"
-            else:
-                event, reason = validator.parse(payload)
-            if event is None:
-                for col in columns.values():
-                    col.append(None)
-                raw_values.append(payload.decode("utf-8", "backslashreplace") if payload is not None else None)
-                reasons.append(reason)
-            else:
-                for name in field_names:
-                    columns[name].append(event[name])
-                raw_values.append(None)
-                reasons.append(None)
-        arrays = []
-        for name in field_names:
-            if field_types[name] == "timestamp":
-                micros = pa.array([None if v is None else utc_micros(v) for v in columns[name]], pa.int64())
-                arrays.append(micros.cast(_ARROW["timestamp"]))
-            else:
-                arrays.append(pa.array(columns[name], _ARROW[field_types[name]]))
-        return arrays, raw_values, reasons
-
-    def split_batch(batch: pa.RecordBatch, validator) -> pa.RecordBatch:
+    def split(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         values = batch.column("value")
-        typed, ok = fast.parse(values)
+        typed, ok = self.fast.parse(values)
         failed = pc.invert(ok)
+        arrays = [typed.column(name).combine_chunks() for name in self.field_names]
+        raw_values = pa.nulls(batch.num_rows, pa.string())
+        reasons = pa.nulls(batch.num_rows, pa.string())
         slow = pc.indices_nonzero(failed)
-        if len(slow) == 0:
-            arrays = [typed.column(name).combine_chunks() for name in field_names]
-            raw_values = pa.nulls(batch.num_rows, pa.string())
-            reasons = pa.nulls(batch.num_rows, pa.string())
-        else:
-            checked, slow_raw, slow_reasons = validate_rows(values.take(slow).to_pylist(), validator)
-            arrays = [
-                pc.replace_with_mask(typed.column(name).combine_chunks(), failed, col)
-                for name, col in zip(field_names, checked, strict=True)
-            ]
-            raw_values = pc.replace_with_mask(
-                pa.nulls(batch.num_rows, pa.string()), failed, pa.array(slow_raw, pa.string())
-            )
-            reasons = pc.replace_with_mask(
-                pa.nulls(batch.num_rows, pa.string()), failed, pa.array(slow_reasons, pa.string())
-            )
+        if len(slow):
+            checked, slow_raw, slow_reasons = self._validate(values.take(slow).to_pylist())
+            arrays = [pc.replace_with_mask(col, failed, new) for col, new in zip(arrays, checked, strict=True)]
+            raw_values = pc.replace_with_mask(raw_values, failed, pa.array(slow_raw, pa.string()))
+            reasons = pc.replace_with_mask(reasons, failed, pa.array(slow_reasons, pa.string()))
         kafka_ts = batch.column("timestamp")
-        implausible, why = bounds.reasons(arrays[field_names.index("event_time")], kafka_ts)
+        implausible, why = self.bounds.reasons(arrays[self.field_names.index("event_time")], kafka_ts)
         if why:
             arrays = [pc.if_else(implausible, pa.nulls(len(col), col.type), col) for col in arrays]
             raw_values = pc.replace_with_mask(raw_values, implausible, values.filter(implausible).cast(pa.string()))
             reasons = pc.replace_with_mask(reasons, implausible, pa.array(why, pa.string()))
         # Valid rows are partitioned by event time; quarantined rows by when Kafka got them.
-        event_time = pc.coalesce(arrays[field_names.index("event_time")], kafka_ts)
+        event_time = pc.coalesce(arrays[self.field_names.index("event_time")], kafka_ts)
         arrays += [
             batch.column("topic"),
             batch.column("partition"),
@@ -321,23 +237,27 @@ def splitter(
             raw_values,
             reasons,
         ]
-        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
-    def split(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        validator = validator_for(stream)
-        quarantine = QuarantineWriter(quarantine_root, stream) if quarantine_root else None
-        for batch in batches:
-            out = split_batch(batch, validator)
-            rejected_mask = pc.is_valid(out.column("quarantine_reason"))
-            if quarantine is not None and pc.any(rejected_mask).as_py():
-                rejected = pa.Table.from_batches([out]).filter(rejected_mask)
-                now = pa.repeat(pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC")), rejected.num_rows)
-                first = (
-                    batch.column("topic")[0].as_py(),
-                    batch.column("partition")[0].as_py(),
-                    batch.column("offset")[0].as_py(),
-                )
-                quarantine.write(rejected.append_column("ingested_at", now), first)
-            yield out
-
-    return split
+    def _validate(self, values: list) -> tuple[list[pa.Array], list, list]:
+        """The validator, row by row: contract columns, raw values of rejects, reasons."""
+        columns: dict[str, list] = {name: [] for name in self.field_names}
+        raw_values, reasons = [], []
+        for payload in values:
+            if payload is None:
+                event, reason = None, "empty Kafka record (null value)"
+            else:
+                event, reason = self.validator.parse(payload)
+            rejected = event is None
+            raw_values.append(payload.decode("utf-8", "backslashreplace") if rejected and payload is not None else None)
+            reasons.append(reason)
+            for name, column in columns.items():
+                column.append(None if rejected else event[name])
+        arrays = []
+        for name in self.field_names:
+            if self.field_types[name] == "timestamp":
+                micros = pa.array([None if v is None else utc_micros(v) for v in columns[name]], pa.int64())
+                arrays.append(micros.cast(_ARROW["timestamp"]))
+            else:
+                arrays.append(pa.array(columns[name], _ARROW[self.field_types[name]]))
+        return arrays, raw_values, reasons

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.broker import EmbeddedBroker, ensure_topics
+from smartcity.broker import EmbeddedBroker, ensure_topics
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 

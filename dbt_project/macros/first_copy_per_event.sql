@@ -5,7 +5,7 @@
     ranking within the partition is the same ranking, and lets a filter on the partition
     columns prune the files read beneath the window (see macro new_arrivals). -#}
 {% macro first_copy_per_event(relation) %}
-    {{ return(adapter.dispatch('first_copy_per_event')(relation)) }}
+    {{ return(adapter.dispatch('first_copy_per_event', 'smartcity')(relation)) }}
 {% endmacro %}
 
 {#- DuckDB and Redshift filter on a window function directly: one pass, no join. -#}

@@ -27,7 +27,6 @@
 
 {#- True when the lake folder of a stream holds at least one Parquet file (DuckDB, local lake). -#}
 {% macro smartcity_stream_has_data(stream) %}
-    {%- set lake = env_var('SMARTCITY_LAKE_ROOT', '../data/lake') -%}
-    {%- set found = run_query("select count(*) from glob('" ~ lake ~ "/raw/" ~ stream ~ "/*/*/*.parquet')") -%}
+    {%- set found = run_query("select count(*) from glob('" ~ smartcity_raw_files(stream) ~ "')") -%}
     {{ return(found.columns[0].values()[0] > 0) }}
 {% endmacro %}

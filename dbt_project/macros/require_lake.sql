@@ -3,7 +3,7 @@
     produced an event yet builds empty (macro lake_source). -#}
 {% macro smartcity_require_lake() %}
   {% if execute and target.type == 'duckdb' and flags.WHICH in ('run', 'build', 'test', 'seed', 'snapshot') %}
-    {% set streams = ['vehicle', 'gps', 'traffic', 'weather', 'emergency'] %}
+    {% set streams = smartcity_streams() %}
     {% set missing = [] %}
     {% for stream in streams %}
       {% if not smartcity_stream_has_data(stream) %}{% do missing.append(stream) %}{% endif %}

@@ -1,0 +1,272 @@
+"""``smartcity up`` / ``make stream``: broker, Spark job and simulator together, stopped together.
+
+Stopping is one orderly sequence whatever starts it (the end of ``--duration``, Ctrl-C, SIGTERM
+to this process): stop the simulator, let the job land everything the broker holds, stop the
+job's queries between batches, stop the broker. The job and the broker run in process groups
+of their own, so a terminal's Ctrl-C reaches only this process, which runs that sequence. A
+second Ctrl-C (or SIGTERM) forces an immediate stop and says how many events may not have landed.
+"""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from contract import lake
+from ingestion.faults import FaultConfig
+from ingestion.fleet import FleetConfig
+from ingestion.producer import make_producer
+from ingestion.simulate import RunSummary, run
+from smartcity import children
+from smartcity.broker import EmbeddedBroker, ensure_topics
+from smartcity.config import Settings
+from smartcity.locking import exclusive
+
+# Event-time span of a fleet run with no --duration, used to bound how far ahead of the wall
+# clock an accelerated simulation may run (the job quarantines events too far ahead).
+FLEET_SPAN_S = 12 * 3600
+MAX_CLOCK_SKEW_S = 3600
+DRAIN_TIMEOUT_S = 120.0
+
+
+def say(message: str) -> None:
+    print(f"[up] {message}", file=sys.stderr, flush=True)
+
+
+class ForcedStop(Exception):
+    """A second stop request: stop everything now."""
+
+
+@dataclass
+class MetricsTail:
+    """What the job has written to the lake's metrics file since this run started."""
+
+    path: Path
+    position: int = 0
+    landed: Counter = field(default_factory=Counter)
+    data_loss: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def from_now(cls, lake_root: str) -> MetricsTail:
+        path = lake.metrics_path(lake_root)
+        return cls(path, path.stat().st_size if path.exists() else 0)
+
+    def read(self) -> list[dict]:
+        """New rows since the last call."""
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as fh:
+            fh.seek(self.position)
+            chunk = fh.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self.position += len(complete)
+        rows = [json.loads(line) for line in complete.splitlines() if line.strip()]
+        for row in rows:
+            if row.get("kind") == "data_loss":
+                self.data_loss.append(row)
+            else:
+                self.landed[row["stream"]] += row.get("rows", 0) + row.get("quarantined", 0)
+        return rows
+
+
+def job_command(bootstrap: str, embedded: bool, speedup: float, duration_s: float | None) -> list[str]:
+    # An accelerated fleet runs ahead of the wall clock: (speedup - 1) seconds per wall second.
+    lead = (speedup - 1) * (duration_s if duration_s else FLEET_SPAN_S / speedup)
+    command = [sys.executable, "-m", "smartcity", "stream", "--bootstrap", bootstrap]
+    command += ["--max-event-time-ahead", str(MAX_CLOCK_SKEW_S + max(lead, 0))]
+    if embedded:
+        # A new embedded broker starts empty: offsets in an earlier run's checkpoint are gone. Go on
+        # from the new broker's first offsets, and report the reset (never delete the checkpoint).
+        command.append("--no-fail-on-data-loss")
+    return command
+
+
+class Orchestrator:
+    def __init__(self, settings: Settings, *, vehicles: int, speedup: float, duration_s: float | None, seed: int):
+        self.settings = settings
+        self.vehicles, self.speedup, self.duration_s, self.seed = vehicles, speedup, duration_s, seed
+        self.phase = "starting"
+        self.stop_signal: int | None = None
+        self.forced = False
+        self.job_died = threading.Event()
+        self.job: subprocess.Popen | None = None
+        self.broker: EmbeddedBroker | None = None
+        self.metrics = MetricsTail.from_now(settings.lake_root)
+        self.summary = RunSummary()
+        self._quiet = threading.Event()
+
+    # -- signals ---------------------------------------------------------------------------
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if self.forced:
+            return  # already stopping everything at once
+        if self.job_died.is_set():
+            raise KeyboardInterrupt  # from the job watcher: stop the simulator, then clean up
+        if self.stop_signal is None:
+            self._stop_requested(signum)
+            if self.phase == "simulating":
+                raise KeyboardInterrupt
+            return
+        self.forced = True
+        raise ForcedStop
+
+    def _stop_requested(self, signum: int) -> None:
+        self.stop_signal = signum
+        say(
+            f"{signal.Signals(signum).name}: stopping in order (simulator, then the job lands what the broker "
+            "holds, then job and broker); press Ctrl-C again to stop at once"
+        )
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            return self._run()
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+
+    def _run(self) -> int:
+        bootstrap = self.settings.bootstrap_servers
+        try:
+            if not bootstrap:
+                self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+                self.broker = EmbeddedBroker(log_path=self.settings.data_dir / "tansu.log")
+                bootstrap = self.broker.start(isolated=True)
+                say(f"embedded broker (tansu) at {bootstrap}")
+            ensure_topics(bootstrap, self.settings.topic_prefix, self.settings.topic_partitions)
+            self.job = subprocess.Popen(
+                job_command(bootstrap, self.broker is not None, self.speedup, self.duration_s),
+                env=os.environ.copy(),
+                **children.isolated(),
+            )
+            say(f"spark job pid {self.job.pid}; lake {self.settings.lake_root}")
+            threading.Thread(target=self._report, daemon=True).start()
+            threading.Thread(target=self._watch, daemon=True).start()
+            if self.stop_signal is None:
+                self._simulate(bootstrap)
+            if self.job_died.is_set():
+                return 1
+            self._drain()
+            self._stop_job()
+            return 1 if self.job.returncode not in (0, None) else self._exit_code()
+        except KeyboardInterrupt:
+            if self.job_died.is_set():
+                return 1
+            self.forced = True
+            return 130
+        except ForcedStop:
+            return 130
+        finally:
+            self._quiet.set()
+            if self.job is not None and self.job.poll() is None:
+                self._kill_job()
+            if self.broker is not None:
+                say("stopping the broker")
+                self.broker.stop()
+            self._final_report()
+
+    def _exit_code(self) -> int:
+        return 130 if self.stop_signal == signal.SIGINT else 0
+
+    def _simulate(self, bootstrap: str) -> None:
+        fleet = FleetConfig(vehicles=self.vehicles, seed=self.seed, start=datetime.now(UTC).replace(microsecond=0))
+        producer = make_producer("kafka-python", bootstrap)
+        self.phase = "simulating"
+        try:
+            self.summary = run(
+                producer,
+                fleet,
+                FaultConfig(seed=self.seed),
+                topic_prefix=self.settings.topic_prefix,
+                speedup=self.speedup,
+                duration_s=self.duration_s * self.speedup if self.duration_s else None,
+            )
+        finally:
+            self.phase = "draining"
+            producer.close()
+        if self.summary.interrupted and self.stop_signal is None and not self.job_died.is_set():
+            self._stop_requested(signal.SIGTERM)  # the simulator's own SIGTERM handler saw it first
+        say(f"simulator done: {json.dumps(self.summary.as_dict())}")
+
+    def _drain(self) -> None:
+        """Wait until the job has landed (or quarantined) every event the simulator sent."""
+        sent = self.summary.sent
+        say(f"waiting for the job to land the {sent:,} events sent")
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while sum(self.metrics.landed.values()) < sent:
+            if self.job.poll() is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+            self.metrics.read()
+
+    def _stop_job(self) -> None:
+        self.phase = "stopping"
+        say("stopping the Spark job (queries stop between batches)")
+        self.job.send_signal(signal.SIGTERM)
+        try:
+            self.job.wait(90)
+        except subprocess.TimeoutExpired:
+            say("the Spark job did not stop within 90 s: killing it")
+            self._kill_job()
+        self.metrics.read()
+
+    def _kill_job(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.job.pid, signal.SIGKILL)  # the driver and its JVM
+        self.job.wait(10)
+
+    # -- watching --------------------------------------------------------------------------
+
+    def _report(self, every_s: float = 5.0) -> None:
+        while not self._quiet.wait(every_s):
+            rows = self.metrics.read()
+            for row in rows:
+                if row.get("kind") == "data_loss":
+                    say(
+                        f"offsets reset: {row['topic']}/{row['partition']} checkpoint at {row['checkpoint_offset']}, "
+                        f"broker holds {row['earliest_offset']}..{row['end_offset']} ({row['cause']}); {row['action']}"
+                    )
+            landed = self.metrics.landed
+            summary = " ".join(f"{k}={v:,}" for k, v in sorted(landed.items())) or "waiting for the first batch"
+            print(f"[lake] landed {sum(landed.values()):,} rows this run: {summary}", file=sys.stderr, flush=True)
+
+    def _watch(self) -> None:
+        """A job that dies stops the simulator at once, instead of feeding a broker nobody reads."""
+        while not self._quiet.wait(1.0):
+            code = self.job.poll()
+            if code is not None and self.phase in ("starting", "simulating", "draining"):
+                say(f"the Spark job exited with code {code}; stopping")
+                self.job_died.set()
+                _thread.interrupt_main()
+                return
+
+    def _final_report(self) -> None:
+        self.metrics.read()
+        landed = sum(self.metrics.landed.values())
+        resets = len(self.metrics.data_loss)
+        missing = max(self.summary.sent - landed, 0)
+        if self.forced and missing:
+            where = "lost with the embedded broker's memory" if self.broker is not None else "still in Kafka"
+            say(f"forced stop: {missing:,} events sent this run had not landed; they are {where}")
+        say(
+            f"stopped; {landed:,} of the {self.summary.sent:,} events sent this run landed"
+            + (f"; offsets of {resets} partitions were reset (see {lake.METRICS_FILE})" if resets else "")
+        )
+
+
+def run_all(settings: Settings, *, vehicles: int, speedup: float, duration_s: float | None, seed: int) -> int:
+    with exclusive(settings.data_dir, "data folder"):
+        return Orchestrator(settings, vehicles=vehicles, speedup=speedup, duration_s=duration_s, seed=seed).run()

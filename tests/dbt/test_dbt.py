@@ -1,0 +1,407 @@
+"""dbt on the local target over a lake the Spark job wrote; marts checked against raw Parquet."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from ingestion.faults import FaultConfig
+from ingestion.fleet import Fleet, FleetConfig
+from ingestion.route import Route
+from ingestion.serialize import Serializer
+from ingestion.simulate import RunSummary
+from smartcity.broker import EmbeddedBroker, ensure_topics
+from spark.job import StreamOptions
+from spark.job import run as run_job
+from tests.conftest import START
+from tests.helpers.kafka import produce, send
+from tests.helpers.lake import query, raw_glob
+
+pytestmark = [pytest.mark.spark, pytest.mark.broker]
+
+PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
+DBT = str(Path(sys.executable).with_name("dbt"))
+PREFIX = "dbt_"
+
+
+def dbt(*args: str, lake: Path, database: Path, target: str = "local") -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "SMARTCITY_LAKE_ROOT": str(lake),
+        "SMARTCITY_DUCKDB_PATH": str(database),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DBT_TARGET": target,
+    }
+    return subprocess.run(
+        [DBT, *args, "--profiles-dir", str(PROJECT)], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """A lake the Spark job landed from the broker, and the DuckDB database `dbt build` made of it."""
+
+    lake: Path
+    checkpoints: Path
+    database: Path
+    summary: RunSummary
+    build: subprocess.CompletedProcess
+    fleet: FleetConfig
+    broker: EmbeddedBroker
+
+
+@pytest.fixture(scope="module")
+def warehouse(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    root = tmp_path_factory.mktemp("dbt")
+    ensure_topics(broker.bootstrap, PREFIX, partitions=2)
+    fleet = FleetConfig(
+        vehicles=25, seed=5, start=START, departure_window_s=120, camera_spacing_km=3, incidents_per_vehicle_hour=6
+    )
+    faults = FaultConfig(duplicate_rate=0.02, malformed_rate=0.005, late_rate=0.005, seed=5)
+    summary = produce(broker.bootstrap, fleet, faults, prefix=PREFIX, duration_s=5400)
+    lake = root / "lake"
+    assert run_job(drain(broker, lake, root / "ck")) == 0
+    database = root / "smartcity.duckdb"
+    built = dbt("build", lake=lake, database=database)
+    return Warehouse(lake, root / "ck", database, summary, built, fleet, broker)
+
+
+def drain(broker: EmbeddedBroker, lake: Path, checkpoints: Path) -> StreamOptions:
+    return StreamOptions(
+        bootstrap=broker.bootstrap,
+        lake_root=lake.as_uri(),
+        checkpoint_root=checkpoints.as_uri(),
+        topic_prefix=PREFIX,
+        master="local[2]",
+        available_now=True,
+    )
+
+
+def mart(database: Warehouse | Path, sql: str) -> list[tuple]:
+    import duckdb
+
+    path = database.database if isinstance(database, Warehouse) else database
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def raw(warehouse: Warehouse, stream: str) -> str:
+    return f"read_parquet('{raw_glob(warehouse.lake, stream)}', hive_partitioning = true)"
+
+
+def test_dbt_build_from_an_empty_database_runs_every_model_and_test(warehouse: Warehouse) -> None:
+    result = warehouse.build
+    problems = [line for line in result.stdout.splitlines() if "FAIL" in line or "ERROR" in line]
+    assert result.returncode == 0, "\n".join(problems[-20:])
+    import re
+
+    done = re.search(r"Done\. PASS=(\d+) WARN=(\d+) ERROR=(\d+)", re.sub(r"\x1b\[[0-9;]*m", "", result.stdout))
+    assert done is not None and int(done.group(1)) >= 50 and done.group(3) == "0"
+
+
+def test_staging_removes_the_duplicates_the_lake_holds(warehouse: Warehouse) -> None:
+    assert warehouse.summary.duplicates > 100
+    rows, distinct = query(f"select count(*), count(distinct event_id) from {raw(warehouse, 'vehicle')}")[0]
+    assert rows > distinct
+    staged = mart(
+        warehouse, "select count(*), count(distinct event_id) from main_staging.stg_smartcity__vehicle_readings"
+    )
+    assert staged[0] == (distinct, distinct)
+
+
+def test_average_speed_per_hour_matches_raw(warehouse: Warehouse) -> None:
+    expected = query(f"""
+        select date_trunc('hour', timezone('UTC', event_time)) as h, avg(speed_kmh), count(*)
+        from (select distinct on (event_id) * from {raw(warehouse, "vehicle")}) group by 1 order by 1""")
+    got = mart(
+        warehouse,
+        """
+        select hour_start, sum(avg_speed_kmh * readings) / sum(readings), sum(readings)
+        from main_marts.fct_vehicle_speed_hourly group by 1 order by 1""",
+    )
+    assert len(got) == len(expected) >= 2
+    for (eh, e_avg, e_n), (gh, g_avg, g_n) in zip(expected, got, strict=True):
+        assert (eh, e_n) == (gh, g_n)
+        assert g_avg == pytest.approx(e_avg, rel=1e-9)
+
+
+def test_incident_counts_match_raw(warehouse: Warehouse) -> None:
+    expected = query(f"""
+        select count(distinct incident_id), count(distinct case when status = 'resolved' then incident_id end)
+        from {raw(warehouse, "emergency")}""")[0]
+    got = mart(
+        warehouse,
+        """
+        select count(*), count(resolved_at) from main_marts.fct_incidents""",
+    )[0]
+    assert got == expected and expected[0] >= 5
+
+
+def test_freshness_mart_counts_every_table(warehouse: Warehouse) -> None:
+    rows = dict(mart(warehouse, "select raw_table, entries from main_marts.agg_pipeline_freshness"))
+    for stream in ("vehicle", "gps", "traffic", "weather", "emergency"):
+        assert rows[stream] == query(f"select count(distinct event_id) from {raw(warehouse, stream)}")[0][0]
+
+
+def test_source_freshness_runs(warehouse: Warehouse) -> None:
+    result = dbt("source", "freshness", lake=warehouse.lake, database=warehouse.database)
+    # The simulated events are older than the thresholds allow only if the run took hours; it just ran.
+    assert "PASS" in result.stdout or "WARN" in result.stdout, result.stdout[-2000:]
+
+
+def test_empty_lake_gives_one_clear_message(tmp_path: Path) -> None:
+    (tmp_path / "lake").mkdir()
+    result = dbt("run", lake=tmp_path / "lake", database=tmp_path / "x.duckdb")
+    assert result.returncode != 0
+    assert "has no data yet for: vehicle, gps, traffic, weather, emergency" in result.stdout
+    assert "Run the stream first" in result.stdout and "Traceback" not in result.stdout + result.stderr
+
+
+def test_route_box_in_dbt_matches_the_simulator() -> None:
+    variables = yaml.safe_load((PROJECT / "dbt_project.yml").read_text())["vars"]
+    box = Route().bounding_box()
+    got = (
+        variables["route_min_lat"],
+        variables["route_max_lat"],
+        variables["route_min_lon"],
+        variables["route_max_lon"],
+    )
+    assert got == pytest.approx(box, abs=1e-3)
+
+
+@pytest.mark.parametrize("target", ["athena", "redshift"])
+def test_every_model_compiles_offline_and_parses_in_the_warehouse_dialect(target: str, tmp_path: Path) -> None:
+    result = dbt(
+        "compile",
+        "--target",
+        target,
+        "--no-populate-cache",
+        "--vars",
+        "{offline_compile: true}",
+        "--target-path",
+        str(tmp_path / "target"),
+        lake=tmp_path,
+        database=tmp_path / "x.duckdb",
+        target=target,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    models = tmp_path / "target" / "compiled" / "smartcity" / "models"
+    compiled = sorted(p for p in models.rglob("*.sql") if p.parent.suffix != ".yml")  # not the data tests
+    assert len(compiled) == 17
+    sqlfluff = str(Path(sys.executable).with_name("sqlfluff"))
+    for path in compiled:
+        parsed = subprocess.run(
+            [sqlfluff, "parse", "--dialect", target, str(path), "--nofail"], capture_output=True, text=True, timeout=120
+        )
+        assert "unparsable" not in parsed.stdout, f"{path.name}: {parsed.stdout[-1500:]}"
+    if target == "redshift":
+        import json
+
+        nodes = json.loads((tmp_path / "target" / "manifest.json").read_text())["nodes"].values()
+        views = [n for n in nodes if n["config"].get("materialized") == "view"]
+        bound = [n["name"] for n in views if n["config"].get("bind", True)]
+        assert bound == [], f"views over the Spectrum schema must be late-binding (bind: false): {bound}"
+
+
+def test_sqlfluff_lint_passes_with_the_committed_config(tmp_path: Path) -> None:
+    """The committed .sqlfluff: dbt templater on the local target (it needs a live connection,
+    which DuckDB gives without any data)."""
+    env = {
+        **os.environ,
+        "SMARTCITY_LAKE_ROOT": str(tmp_path),
+        "SMARTCITY_DUCKDB_PATH": str(tmp_path / "lint.duckdb"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    }
+    sqlfluff = str(Path(sys.executable).with_name("sqlfluff"))
+    result = subprocess.run(
+        [sqlfluff, "lint", "dbt_project/models", "dbt_project/tests"],
+        cwd=PROJECT.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "All Finished" in result.stdout
+
+
+def test_docs_generate_and_serve_offline(warehouse: Warehouse, tmp_path: Path) -> None:
+    """`dbt docs generate && dbt docs serve`: the catalog holds every mart with its columns, and
+    the served page is self-contained (no script, style or font fetched from another host)."""
+    import json
+    import re
+    import time
+    import urllib.request
+
+    from smartcity.broker import free_port
+
+    generated = dbt("docs", "generate", lake=warehouse.lake, database=warehouse.database)
+    assert generated.returncode == 0, generated.stdout[-2000:]
+    catalog = json.loads((PROJECT / "target" / "catalog.json").read_text())
+    marts = {n["metadata"]["name"]: n for n in catalog["nodes"].values() if n["metadata"]["schema"] == "main_marts"}
+    assert {"fct_vehicle_speed_hourly", "agg_route_heatmap", "agg_pipeline_freshness", "dim_vehicles"} <= set(marts)
+    assert "avg_speed_kmh" in marts["fct_vehicle_speed_hourly"]["columns"]
+    manifest = json.loads((PROJECT / "target" / "manifest.json").read_text())
+    undocumented = []
+    for unique_id, built in catalog["nodes"].items():
+        node = manifest["nodes"][unique_id]
+        if not node["description"].strip():
+            undocumented.append(node["name"])
+        documented = {name for name, column in node["columns"].items() if column["description"].strip()}
+        undocumented += [f"{node['name']}.{name}" for name in built["columns"] if name not in documented]
+    assert undocumented == [], f"models or columns without a description: {undocumented}"
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "SMARTCITY_LAKE_ROOT": str(warehouse.lake),
+        "SMARTCITY_DUCKDB_PATH": str(warehouse.database),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    }
+    server = subprocess.Popen(
+        [DBT, "docs", "serve", "--port", str(port), "--no-browser", "--profiles-dir", str(PROJECT)],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "dbt docs serve did not come up"
+                time.sleep(0.5)
+        manifest = urllib.request.urlopen(f"http://127.0.0.1:{port}/manifest.json", timeout=5).read()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert "dbt" in page and json.loads(manifest)["metadata"]["project_name"] == "smartcity"
+    external = re.findall(r"""<(?:script|link)[^>]+(?:src|href)=["'](https?://[^"']+)""", page)
+    assert external == [], external
+
+
+def test_incremental_run_after_more_data_equals_a_full_rebuild(warehouse: Warehouse, tmp_path: Path) -> None:
+    """New traffic (with its own late and duplicate events) plus producer-retry copies of events
+    already built, landed by the Spark job from its checkpoint; then `dbt run` on the built
+    database must give the same intermediates and marts as `dbt run --full-refresh` from scratch."""
+    import collections
+    import shutil
+
+    import duckdb
+
+    from contract import BY_NAME, topic_name
+
+    lake, checkpoints, database = tmp_path / "lake", tmp_path / "ck", tmp_path / "incremental.duckdb"
+    shutil.copytree(warehouse.lake, lake)
+    shutil.copytree(warehouse.checkpoints, checkpoints)
+    shutil.copy(warehouse.database, database)
+
+    broker = warehouse.broker
+    topics = {name: topic_name(et, PREFIX) for name, et in BY_NAME.items()}
+    retried = collections.deque(Serializer(validate=False).records(Fleet(warehouse.fleet).run(5400)), maxlen=400)
+    for stream in BY_NAME:
+        send(broker.bootstrap, topics[stream], ((r.key, r.value) for r in retried if r.stream == stream))
+    # Two devices with impossible clocks: quarantined by the job, they must not hold anything back.
+    template = next(e for e in Fleet(later_fleet(0)).run(120) if e.event_type.name == "vehicle").body
+    clocks = ("2099-01-01T00:00:00Z", "1970-01-01T00:00:00Z")
+    bad = [{**template, "event_id": f"clock-{n}", "event_time": clock} for n, clock in enumerate(clocks)]
+    send(broker.bootstrap, topics["vehicle"], ((b"bad-clock", orjson.dumps(event)) for event in bad))
+    faults = FaultConfig(duplicate_rate=0.05, late_rate=0.05, seed=6)
+    more = produce(broker.bootstrap, later_fleet(80), faults, prefix=PREFIX, duration_s=1200)
+    # A vehicle uploading the buffer it kept while offline: readings six hours older than the newest hour.
+    buffered = produce(broker.bootstrap, later_fleet(-6 * 60), FaultConfig(seed=7), prefix=PREFIX, duration_s=600)
+    assert more.duplicates > 0 and more.late > 0 and buffered.per_topic[topics["vehicle"]] > 0
+    assert run_job(drain(broker, lake, checkpoints)) == 0
+    reasons = query(
+        f"select quarantine_reason from read_parquet('{raw_glob(lake, 'vehicle', 'quarantine')}') "
+        "where raw_value like '%clock-%'"
+    )
+    assert sorted(re.sub(r"\d+ days", "N days", r[0]) for r in reasons) == [
+        "event_time: N days after the broker received it",
+        "event_time: before 2000-01-01",
+    ]
+
+    incremental = dbt("run", lake=lake, database=database)
+    assert incremental.returncode == 0, incremental.stdout[-3000:]
+    rebuilt = dbt("run", "--full-refresh", lake=lake, database=tmp_path / "full.duckdb")
+    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+
+    con = duckdb.connect()
+    con.execute(f"attach '{database}' as inc (read_only)")
+    con.execute(f"attach '{tmp_path / 'full.duckdb'}' as rebuilt (read_only)")
+    tables = con.execute("""
+        select schema_name, table_name from duckdb_tables()
+        where database_name = 'inc' and schema_name in ('main_intermediate', 'main_marts')""").fetchall()
+    assert {"int_vehicle_readings_segmented", "int_vehicle_positions_unioned", "fct_vehicle_speed_hourly"} <= {
+        name for _, name in tables
+    }
+    for schema, name in tables:
+        columns = con.execute(
+            "select column_name, data_type from duckdb_columns() where database_name = 'inc' "
+            "and schema_name = ? and table_name = ? and column_name <> 'seconds_since_last_ingest'",
+            [schema, name],
+        ).fetchall()
+        # Sums taken in another order differ in the last bits.
+        listed = ", ".join(f"round({c}, 6)" if kind == "DOUBLE" else c for c, kind in columns)
+        for left, right in (("inc", "rebuilt"), ("rebuilt", "inc")):
+            missing = con.execute(
+                f"select count(*) from (select {listed} from {left}.{schema}.{name} "
+                f"except all select {listed} from {right}.{schema}.{name})"
+            ).fetchone()[0]
+            assert missing == 0, f"{name}: {missing} rows in {left} not in {right}"
+    grew = con.execute(
+        "select (select count(*) from inc.main_intermediate.int_vehicle_readings_segmented), "
+        f"(select count(distinct event_id) from {raw(warehouse, 'vehicle')})"
+    ).fetchone()
+    assert grew[0] > grew[1], "the new minutes of traffic did not reach the incremental table"
+    late_hour, newest_hour = con.execute(
+        "select min(hour_start), max(hour_start) from inc.main_marts.fct_vehicle_speed_hourly"
+    ).fetchone()
+    assert late_hour == (START - timedelta(hours=6)).replace(tzinfo=None), "the buffered readings missed the mart"
+    assert newest_hour < (START + timedelta(hours=3)).replace(tzinfo=None)
+
+
+def later_fleet(minutes_after_start: int) -> FleetConfig:
+    return FleetConfig(vehicles=8, seed=6, start=START + timedelta(minutes=minutes_after_start), departure_window_s=60)
+
+
+def test_a_stream_with_no_events_yet_builds_empty_marts_beside_full_ones(warehouse: Warehouse, tmp_path: Path) -> None:
+    """Incidents are rare: a lake where four streams landed and emergencies have not yet."""
+    import shutil
+
+    lake = tmp_path / "lake"
+    shutil.copytree(warehouse.lake, lake, ignore=shutil.ignore_patterns("emergency"))
+    assert not (lake / "raw" / "emergency").exists()
+    database = tmp_path / "quiet.duckdb"
+    built = dbt("build", lake=lake, database=database)
+    assert built.returncode == 0, built.stdout[-3000:]
+    counts = dict(
+        mart(
+            database,
+            """
+            select 'incidents', count(*) from main_marts.fct_incidents
+            union all select 'incidents_over_time', count(*) from main_marts.agg_incidents_over_time
+            union all select 'speed', count(*) from main_marts.fct_vehicle_speed_hourly
+            union all select 'heatmap', count(*) from main_marts.agg_route_heatmap
+            union all select 'weather', count(*) from main_marts.agg_weather_hourly""",
+        )
+    )
+    assert counts["incidents"] == counts["incidents_over_time"] == 0
+    assert min(counts["speed"], counts["heatmap"], counts["weather"]) > 0
+    freshness = dict(mart(database, "select raw_table, entries from main_marts.agg_pipeline_freshness"))
+    assert freshness["emergency"] == 0 and freshness["vehicle"] > 0

@@ -1,0 +1,250 @@
+"""`make stream` (= `smartcity up`) as users run it: broker, Spark job and simulator started
+together, the lake readable by DuckDB, and everything the command started stopped at exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from contract import BY_NAME
+from tests.helpers.cli import command, environment, smartcity
+from tests.helpers.lake import query
+
+pytestmark = [pytest.mark.spark, pytest.mark.broker]
+
+
+def up(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return smartcity("up", *args, data_dir=data_dir, **env)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_up_lands_every_stream_readable_by_duckdb_and_stops_what_it_started(tmp_path: Path) -> None:
+    result = up(tmp_path, "--vehicles", "20", "--speedup", "20", "--duration", "30")
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stderr
+    produced = json.loads(re.search(r"\[up\] simulator done: (\{.*\})", log).group(1))["per_topic"]
+    job_pid = int(re.search(r"\[up\] spark job pid (\d+)", log).group(1))
+    broker_port = int(re.search(r"\[up\] embedded broker \(tansu\) at 127\.0\.0\.1:(\d+)", log).group(1))
+
+    lake = tmp_path / "lake"
+    landed = {}
+    for name, event_type in BY_NAME.items():
+        if produced.get(event_type.topic):
+            landed[name] = query(
+                f"select count(*), count(distinct event_id), min(event_hour) >= 0 from read_parquet("
+                f"'{lake}/raw/{name}/**/*.parquet', hive_partitioning = true)"
+            )[0]
+    # Four streams always flow; incidents are random (seeded) and usually do too.
+    assert {"vehicle", "gps", "traffic", "weather"} <= set(landed)
+    for name, (rows, distinct, partitioned) in landed.items():
+        assert rows == distinct > 0 and partitioned, name
+    # The job stops after its current batch, a few triggers after the simulator: what was sent landed.
+    assert sum(rows for rows, _, _ in landed.values()) == sum(produced.values())
+
+    assert not alive(job_pid), "the Spark job outlived `smartcity up`"
+    probe = subprocess.run(
+        [sys.executable, "-c", f"import socket; socket.create_connection(('127.0.0.1', {broker_port}), 1)"],
+        capture_output=True,
+    )
+    assert probe.returncode != 0, "the embedded broker outlived `smartcity up`"
+
+
+def test_up_stops_at_once_when_the_spark_job_dies(tmp_path: Path) -> None:
+    """A job that cannot start (here: a lake URI with an unknown scheme) ends the whole command
+    with the job's error, instead of simulating for the rest of the 10 minutes asked for."""
+    began = time.monotonic()
+    result = up(tmp_path, "--vehicles", "2", "--duration", "600", SMARTCITY_LAKE_ROOT="nowhere://lake")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert time.monotonic() - began < 120
+    assert "smartcity: error: SMARTCITY_LAKE_ROOT: unsupported scheme 'nowhere'" in result.stderr
+    assert re.search(r"\[up\] the Spark job exited with code 1; stopping", result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+# -- stopping, second runs and network exposure, as users meet them ------------------------------
+
+
+def start_up(data_dir: Path, log: Path, *args: str, **env: str) -> subprocess.Popen:
+    """`smartcity up` in a process group of its own, as a terminal runs it."""
+    with log.open("w") as out:
+        return subprocess.Popen(
+            command("up", "--vehicles", "10", *args),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=environment(data_dir, **env),
+            start_new_session=True,
+        )
+
+
+def wait_until_landing(log: Path, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if re.search(r"\[lake\] landed [1-9][\d,]* rows", log.read_text()):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"nothing landed within {timeout_s}s:\n{log.read_text()[-3000:]}")
+
+
+def descendants(pid: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent and p not in found]
+        found.update(children)
+        frontier += children
+    return found
+
+
+def listening(pids: set[int]) -> set[str]:
+    """Addresses of the listening TCP sockets the processes own, from /proc."""
+    inodes = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    addresses = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and inode in inodes:
+                addresses.add(_address(local.split(":")[0], width))
+    return addresses
+
+
+def _address(hex_address: str, width: int) -> str:
+    import ipaddress
+
+    raw = bytes.fromhex(hex_address)
+    # /proc prints each 32-bit word in host (little-endian) order.
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    address = ipaddress.ip_address(words)
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
+
+
+def alive_among(pids: set[int]) -> dict[int, str]:
+    alive = {}
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+        except OSError:
+            continue
+        if state != "Z":
+            alive[pid] = command
+    return alive
+
+
+def wait_gone(pids: set[int], timeout_s: float) -> dict[int, str]:
+    deadline = time.monotonic() + timeout_s
+    while alive_among(pids) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return alive_among(pids)
+
+
+def sent_this_run(log: str) -> int:
+    return json.loads(re.search(r"\[up\] simulator done: (\{.*\})", log).group(1))["sent"]
+
+
+def raw_rows(lake: Path, since: str = "1970-01-01") -> tuple[int, int]:
+    """(rows, distinct event ids) over every stream, for rows landed at or after ``since`` (UTC)."""
+    rows = query(
+        f"select count(*), count(distinct event_id) from read_parquet('{lake}/raw/*/*/*/*.parquet', "
+        f"hive_partitioning = true, union_by_name = true) where ingested_at >= '{since}'::timestamptz"
+    )
+    return rows[0]
+
+
+def test_sigterm_stops_in_order_and_a_second_run_is_refused_while_everything_listens_on_loopback(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "up.log"
+    first = start_up(tmp_path / "data", log)
+    try:
+        wait_until_landing(log)
+        run = descendants(first.pid)
+        addresses = listening(run)
+        assert addresses, "the run listens on nothing?"
+        assert addresses <= {"127.0.0.1", "::1"}, addresses
+
+        second = up(tmp_path / "data", "--vehicles", "2", "--duration", "5")
+        assert second.returncode == 1
+        assert f"data folder {tmp_path / 'data'} is in use by pid {first.pid}" in second.stderr
+        assert "Traceback" not in second.stderr
+        job_pid = int(re.search(r"\[up\] spark job pid (\d+)", log.read_text()).group(1))
+        stream = smartcity("stream", "--bootstrap", "127.0.0.1:9", "--available-now", data_dir=tmp_path / "data")
+        assert stream.returncode == 1
+        assert f"checkpoint folder {tmp_path / 'data' / 'checkpoints'} is in use by pid {job_pid}" in stream.stderr
+
+        first.send_signal(signal.SIGTERM)  # what a process manager or `kill` does: this process only
+        assert first.wait(240) == 0
+    finally:
+        first.kill()
+    out = log.read_text()
+    assert "Traceback" not in out
+    for step in ("SIGTERM: stopping in order", "stopping the Spark job", "stopping the broker"):
+        assert f"[up] {step}" in out
+    sent = sent_this_run(out)
+    assert sent > 0
+    assert raw_rows(tmp_path / "data" / "lake") == (sent, sent)
+    assert wait_gone(run, 15) == {}, "a process of the run outlived it"
+
+
+def test_a_killed_run_leaves_nothing_behind_and_the_next_run_lands_everything_after_ctrl_c(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    killed_log = tmp_path / "killed.log"
+    killed = start_up(data, killed_log)
+    wait_until_landing(killed_log)
+    run = descendants(killed.pid)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(10)
+    assert wait_gone(run, 120) == {}, "the job or the broker outlived a killed `smartcity up`"
+
+    # The next run needs no clean-up: the locks died with their holders, and its new broker's
+    # offsets are read from the start (the reset is reported). It binds wider only when asked.
+    from datetime import UTC, datetime
+
+    began = datetime.now(UTC).isoformat()
+    log = tmp_path / "up.log"
+    second = start_up(data, log, SMARTCITY_BIND_ADDRESS="0.0.0.0")
+    try:
+        wait_until_landing(log)
+        assert listening(descendants(second.pid)) & {"0.0.0.0", "::"}  # Java's any-address is dual-stack
+        os.killpg(second.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
+        assert second.wait(240) in (0, 130)
+    finally:
+        second.kill()
+    out = log.read_text()
+    assert "Traceback" not in out
+    assert re.search(r"\[up\] stopped; .* offsets of \d+ partitions were reset", out), out[-2000:]
+    sent = sent_this_run(out)
+    assert raw_rows(data / "lake", since=began) == (sent, sent)
+    rows, distinct = raw_rows(data / "lake")
+    assert rows == distinct, "an event landed twice"

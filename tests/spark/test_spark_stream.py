@@ -1,0 +1,190 @@
+"""The Spark job end to end: real broker, real Spark in local mode, DuckDB reading the lake."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from contract import BY_NAME, topic_name
+from ingestion.faults import FaultConfig
+from ingestion.fleet import FleetConfig
+from ingestion.simulate import RunSummary
+from smartcity.broker import EmbeddedBroker, ensure_topics
+from spark.errors import QueryFailed
+from spark.job import StreamOptions
+from spark.job import run as run_job
+from tests.conftest import START
+from tests.helpers.kafka import produce
+from tests.helpers.lake import count_rows, query, raw_glob
+
+pytestmark = [pytest.mark.spark, pytest.mark.broker]
+
+PREFIX = "e2e_"
+
+
+def produce_fleet(
+    bootstrap: str, duration_s: float, start_offset_s: float = 0, malformed: float = 0.0, seed: int = 31
+) -> RunSummary:
+    fleet = FleetConfig(
+        vehicles=20,
+        seed=seed,
+        start=START + timedelta(seconds=start_offset_s),
+        departure_window_s=60,
+        camera_spacing_km=2,
+        incidents_per_vehicle_hour=8,
+    )
+    faults = FaultConfig(malformed_rate=malformed, seed=int(start_offset_s) + 1)
+    summary = produce(bootstrap, fleet, faults, prefix=PREFIX, duration_s=duration_s)
+    assert summary.failed == 0
+    return summary
+
+
+@dataclass
+class StreamedLake:
+    """A lake the job landed from the broker, the options it ran with, and what was produced."""
+
+    root: Path
+    options: StreamOptions
+    summaries: list[RunSummary]
+
+    @property
+    def path(self) -> Path:
+        return self.root / "lake"
+
+
+@pytest.fixture(scope="module")
+def lake(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> StreamedLake:
+    ensure_topics(broker.bootstrap, PREFIX, partitions=3)
+    root = tmp_path_factory.mktemp("lake")
+    first = produce_fleet(broker.bootstrap, 600, malformed=0.01)
+    options = StreamOptions(
+        bootstrap=broker.bootstrap,
+        lake_root=(root / "lake").as_uri(),
+        checkpoint_root=(root / "checkpoints").as_uri(),
+        topic_prefix=PREFIX,
+        master="local[2]",
+        available_now=True,
+        max_offsets_per_trigger=8000,
+    )
+    assert run_job(options) == 0
+    return StreamedLake(root, options, [first])
+
+
+def expected_valid(summaries: list[RunSummary]) -> Counter:
+    """Per stream: events produced minus those sent malformed (which must be in quarantine instead)."""
+    return Counter({name: sum(s.per_topic[topic_name(et, PREFIX)] for s in summaries) for name, et in BY_NAME.items()})
+
+
+def test_every_event_lands_once_and_malformed_ones_in_quarantine(lake: StreamedLake) -> None:
+    summary = lake.summaries[0]
+    malformed = sum(summary.malformed.values())
+    assert malformed > 50
+    landed, quarantined = Counter(), Counter()
+    for name in BY_NAME:
+        rows, distinct = count_rows(lake.path, name)
+        assert rows == distinct, f"{name}: duplicate event ids in raw"
+        landed[name] = rows
+        quarantined[name] = count_rows(lake.path, name, "quarantine")[0]
+    assert sum(quarantined.values()) == malformed
+    assert sum(landed.values()) + malformed == summary.sent
+    for name, produced in expected_valid([summary]).items():
+        assert landed[name] + quarantined[name] == produced, name
+        assert landed[name] > 0
+
+
+def test_quarantine_keeps_the_raw_value_the_reason_and_kafka_coordinates(lake: StreamedLake) -> None:
+    rows = query(
+        f"select raw_value, quarantine_reason, kafka_topic, kafka_partition, kafka_offset "
+        f"from read_parquet('{raw_glob(lake.path, 'vehicle', 'quarantine')}', hive_partitioning = true)"
+    )
+    assert rows
+    reasons = Counter(r[1].split(":")[0] for r in rows)
+    assert set(reasons) <= {"invalid JSON", "vehicle_id", "schema_version", "event_time"}
+    assert len(reasons) >= 3, reasons
+    for raw_value, _, topic, partition, offset in rows:
+        assert raw_value and topic == f"{PREFIX}vehicle_data" and partition >= 0 and offset >= 0
+
+
+def test_raw_is_typed_partitioned_by_event_hour_and_carries_kafka_coordinates(lake: StreamedLake) -> None:
+    rows = query(f"""
+        select typeof(event_time), typeof(speed_kmh), typeof(model_year),
+               bool_and(event_date = cast(event_time as date) and event_hour = hour(event_time)),
+               count(distinct (kafka_partition, kafka_offset)) = count(*),
+               max(ingested_at) between now() - interval 1 hour and now()
+        from read_parquet('{raw_glob(lake.path, "vehicle")}', hive_partitioning = true)
+        group by all""")
+    assert rows == [("TIMESTAMP WITH TIME ZONE", "DOUBLE", "INTEGER", True, True, True)]
+    hours = {p.name for p in (lake.path / "raw" / "gps").glob("event_date=*/event_hour=*")}
+    assert hours == {"event_hour=8"}
+    assert not list(lake.path.glob("raw/**/.*")), "no hidden or temporary files left in raw"
+
+
+def test_metrics_file_reports_each_batch(lake: StreamedLake) -> None:
+    import json
+
+    rows = [json.loads(line) for line in (lake.path / "_metrics" / "progress.jsonl").read_text().splitlines()]
+    landed = [r for r in rows if r.get("input_rows")]
+    assert {r["stream"] for r in landed} == set(BY_NAME)
+    assert sum(r["quarantined"] for r in landed) == sum(lake.summaries[0].malformed.values())
+    assert all(r["batch_ms"] > 0 and r["processed_rows_per_s"] > 0 for r in landed)
+    # maxOffsetsPerTrigger=8000 split the vehicle backlog into several batches.
+    assert sum(1 for r in landed if r["stream"] == "vehicle") >= 2
+
+
+def test_restart_resumes_where_it_stopped_when_topics_grow(lake: StreamedLake, broker: EmbeddedBroker) -> None:
+    second = produce_fleet(broker.bootstrap, 300, start_offset_s=3600, seed=32)
+    lake.summaries.append(second)
+    assert run_job(lake.options) == 0
+    for name, produced in expected_valid(lake.summaries).items():
+        rows, distinct = count_rows(lake.path, name)
+        quarantined = count_rows(lake.path, name, "quarantine")[0]
+        assert rows == distinct and rows + quarantined == produced, name
+    hours = {p.name for p in (lake.path / "raw" / "vehicle").glob("event_date=*/event_hour=*")}
+    assert hours == {"event_hour=8", "event_hour=9"}
+
+
+def test_a_failing_query_stops_the_app_with_its_error(lake: StreamedLake, tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the lake should be")
+    options = replace(
+        lake.options,
+        lake_root=blocked.as_uri(),
+        checkpoint_root=(tmp_path / "ck").as_uri(),
+        streams=("weather", "gps"),
+    )
+    with pytest.raises(QueryFailed, match=r"query (weather|gps) failed"):
+        run_job(options)
+
+
+def test_compact_merges_closed_hours_into_one_file_and_heals_duplicates(lake: StreamedLake) -> None:
+    import shutil
+
+    from spark.compact import compact
+
+    before = {name: count_rows(lake.path, name) for name in BY_NAME}
+    # A copy of a committed file: what a crash between a compaction's rename and its deletes leaves.
+    victim = sorted((lake.path / "raw" / "vehicle").glob("*/*/part-*.parquet"))[0]
+    shutil.copy(victim, victim.with_name("part-copy-left-by-a-crash.parquet"))
+    assert count_rows(lake.path, "vehicle")[0] > before["vehicle"][0]
+
+    open_hours = {name: sorted((lake.path / "raw" / name).glob("event_date=*/event_hour=9/*")) for name in BY_NAME}
+    at_hour_9 = START + timedelta(hours=1, minutes=59)  # hour 8 is closed, hour 9 is not
+    done = compact(lake.path.as_uri(), grace=timedelta(minutes=30), now=at_hour_9)
+
+    # (quarantine is partitioned by when Kafka got the record: the wall clock, not the fleet's)
+    assert {h.partition.rsplit("=", 1)[1] for h in done if h.zone == "raw"} == {"8"}
+    assert {h.stream for h in done if h.zone == "raw"} == set(BY_NAME)
+    for name in BY_NAME:
+        assert count_rows(lake.path, name) == before[name], name
+        hour_8 = list((lake.path / "raw" / name).glob("event_date=*/event_hour=8/*.parquet"))
+        assert len(hour_8) == 1 and hour_8[0].name.startswith("compacted-")
+        assert sorted((lake.path / "raw" / name).glob("event_date=*/event_hour=9/*")) == open_hours[name]
+    assert not list(lake.path.glob("raw/**/.*")), "no hidden or temporary files left in raw"
+    typed = query(
+        f"select typeof(event_time), typeof(kafka_partition) from read_parquet('{raw_glob(lake.path, 'gps')}') limit 1"
+    )
+    assert typed == [("TIMESTAMP WITH TIME ZONE", "INTEGER")]
