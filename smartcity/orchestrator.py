@@ -50,9 +50,10 @@ class ForcedStop(Exception):
 
 @dataclass
 class MetricsTail:
-    """What the job has written to the lake's metrics file since this run started."""
+    """What the job has written to the lake's metrics file since this run started (nothing to read
+    for a lake on an object store: its metrics go to the job's log)."""
 
-    path: Path
+    path: Path | None
     position: int = 0
     landed: Counter = field(default_factory=Counter)
     data_loss: list[dict] = field(default_factory=list)
@@ -60,11 +61,11 @@ class MetricsTail:
     @classmethod
     def from_now(cls, lake_root: str) -> MetricsTail:
         path = lake.metrics_path(lake_root)
-        return cls(path, path.stat().st_size if path.exists() else 0)
+        return cls(path, path.stat().st_size if path is not None and path.exists() else 0)
 
     def read(self) -> list[dict]:
         """New rows since the last call."""
-        if not self.path.exists():
+        if self.path is None or not self.path.exists():
             return []
         with self.path.open("rb") as fh:
             fh.seek(self.position)

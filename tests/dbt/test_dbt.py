@@ -28,7 +28,7 @@ from tests.helpers.lake import query, raw_glob
 
 pytestmark = [pytest.mark.spark, pytest.mark.broker]
 
-PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
+PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
 DBT = str(Path(sys.executable).with_name("dbt"))
 PREFIX = "dbt_"
 

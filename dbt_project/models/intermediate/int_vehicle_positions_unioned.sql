@@ -7,18 +7,14 @@
 }}
 
 -- Every position a vehicle reported, from its telemetry and from its GPS receiver.
+{%- set position_columns = ['event_id', 'vehicle_id', 'event_time', 'lat', 'lon', 'speed_kmh', 'is_on_route'] %}
+
 with
 
 readings as (
 
     select
-        event_id,
-        vehicle_id,
-        event_time,
-        lat,
-        lon,
-        speed_kmh,
-        is_on_route,
+        {{ position_columns | join(',\n        ') }},
         'telemetry' as position_source,
         cast(null as {{ dbt.type_string() }}) as vehicle_type,
         ingested_at
@@ -31,13 +27,7 @@ readings as (
 fixes as (
 
     select
-        event_id,
-        vehicle_id,
-        event_time,
-        lat,
-        lon,
-        speed_kmh,
-        is_on_route,
+        {{ position_columns | join(',\n        ') }},
         'gps' as position_source,
         vehicle_type,
         ingested_at
