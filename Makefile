@@ -11,7 +11,7 @@ VEHICLES ?= 20
 SPEEDUP ?= 20
 DURATION ?=
 
-.PHONY: help install lock stream simulate broker-start broker-stop test lint bench dbt-build docs clean
+.PHONY: help install lock stream dashboard simulate broker-start broker-stop test lint bench dbt-build docs clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -33,6 +33,9 @@ lock: $(STAMP)  ## re-resolve requirements.lock from the ranges in pyproject.tom
 
 stream: $(STAMP)  ## broker + Spark job + simulator until Ctrl-C (DURATION=seconds to stop)
 	$(BIN)/smartcity up --vehicles $(VEHICLES) --speedup $(SPEEDUP) $(if $(DURATION),--duration $(DURATION))
+
+dashboard: $(STAMP)  ## the live dashboard on http://127.0.0.1:8501 (run it beside `make stream`)
+	$(BIN)/smartcity dashboard
 
 simulate: $(STAMP)  ## stream the fleet into Kafka only
 	$(BIN)/smartcity simulate --vehicles $(VEHICLES) --speedup $(SPEEDUP) $(if $(DURATION),--duration $(DURATION))

@@ -57,7 +57,7 @@ def _kafka_batches(stream: str, values: list[bytes], first_offset: int, sent_at:
 
 
 def land(lake: Path, payloads: dict[str, list[bytes]], first_offset: int, sent_at: datetime) -> int:
-    """Land the payloads as raw files of ``lake``; returns rows landed."""
+    """Land the payloads in ``lake`` (raw and quarantine) as the job would; returns raw rows landed."""
     rows = 0
     for stream, values in payloads.items():
         for batch in _kafka_batches(stream, values, first_offset, sent_at):
@@ -66,13 +66,14 @@ def land(lake: Path, payloads: dict[str, list[bytes]], first_offset: int, sent_a
                 *(staged.column(c).to_pylist() for c in ("zone", "file", "event_date", "event_hour", "rows")),
                 strict=True,
             ):
-                if zone != layout.RAW:
-                    continue
                 target = Path(layout.stream_dir(lake, zone, stream), layout.partition_dir(day, hour))
                 target.mkdir(parents=True, exist_ok=True)
                 landed = target / f"part-bench-{next(_names):08d}.parquet"
-                _as_if_streamed(lake / path, landed)
-                rows += n
+                if zone == layout.RAW:
+                    _as_if_streamed(lake / path, landed)
+                    rows += n
+                else:
+                    (lake / path).replace(landed)
     shutil.rmtree(lake / layout.STAGING, ignore_errors=True)
     return rows
 

@@ -5,6 +5,7 @@
 <root>/quarantine/<stream>/event_date=.../event_hour=.../*.parquet       rejected records, by Kafka time
 <root>/_staging/<zone>/<stream>/<task>/event_date=.../event_hour=.../    files a micro-batch has not committed
 <root>/_metrics/progress.jsonl                                           one JSON object per batch or event
+<root>/_marts/<mart>.parquet                                             the dbt marts, exported for the dashboard
 ```
 
 Readers that glob the lake (DuckDB, dbt, Athena, Spectrum) ignore names starting with ``_`` or
@@ -25,6 +26,7 @@ QUARANTINE = "quarantine"
 ZONES = (RAW, QUARANTINE)
 STAGING = "_staging"
 METRICS_FILE = "_metrics/progress.jsonl"
+MARTS = "_marts"
 PARTITION_COLUMNS = ("event_date", "event_hour")
 STREAMS = tuple(BY_NAME)
 
@@ -55,3 +57,17 @@ def metrics_path(root: str) -> Path | None:
     if parsed.scheme not in ("", "file"):
         return None
     return Path(parsed.path if parsed.scheme else root) / METRICS_FILE
+
+
+def mart_path(root: str | Path, name: str) -> Path:
+    """The Parquet copy of one dbt mart (local lake), replaced atomically after each build."""
+    return Path(root) / MARTS / f"{name}.parquet"
+
+
+def partition_folders(root: str | Path, zone: str, stream: str) -> list[Path]:
+    """The partition folders of a stream in a local lake, oldest hour first."""
+
+    def hour_key(folder: Path) -> tuple[str, int]:
+        return folder.parent.name.split("=", 1)[1], int(folder.name.split("=", 1)[1])
+
+    return sorted(Path(stream_dir(root, zone, stream)).glob("event_date=*/event_hour=*"), key=hour_key)

@@ -13,7 +13,7 @@ class ConfigError(ValueError):
     """A setting has a value the project cannot use."""
 
 
-def _int(name: str, default: int) -> int:
+def _int(name: str, default: int, allow_zero: bool = False) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -21,8 +21,8 @@ def _int(name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {value}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{name} must be {'zero or more' if allow_zero else 'positive'}, got {value}")
     return value
 
 
@@ -47,6 +47,9 @@ class Settings:
     checkpoint_root: str
     bind_address: str = "127.0.0.1"
     spark_auth_secret: str | None = None
+    duckdb_path: Path | None = None
+    marts_every_s: int = 60
+    dashboard_port: int = 8501
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -60,7 +63,14 @@ class Settings:
             checkpoint_root=os.environ.get("SMARTCITY_CHECKPOINT_ROOT") or str(data_dir / "checkpoints"),
             bind_address=_address("SMARTCITY_BIND_ADDRESS", "127.0.0.1"),
             spark_auth_secret=os.environ.get("SMARTCITY_SPARK_AUTH_SECRET") or None,
+            duckdb_path=Path(os.environ.get("SMARTCITY_DUCKDB_PATH") or data_dir / "smartcity.duckdb").resolve(),
+            marts_every_s=_int("SMARTCITY_MARTS_EVERY", 60, allow_zero=True),
+            dashboard_port=_int("SMARTCITY_DASHBOARD_PORT", 8501),
         )
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{self.bind_address}:{self.dashboard_port}"
 
     @property
     def broker_state_file(self) -> Path:

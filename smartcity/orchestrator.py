@@ -32,6 +32,7 @@ from smartcity import children
 from smartcity.broker import EmbeddedBroker, ensure_topics
 from smartcity.config import Settings
 from smartcity.locking import exclusive
+from smartcity.marts import MartsRefresher
 
 # Event-time span of a fleet run with no --duration, used to bound how far ahead of the wall
 # clock an accelerated simulation may run (the job quarantines events too far ahead).
@@ -105,6 +106,7 @@ class Orchestrator:
         self.broker: EmbeddedBroker | None = None
         self.metrics = MetricsTail.from_now(settings.lake_root)
         self.summary = RunSummary()
+        self.marts: MartsRefresher | None = None
         self._quiet = threading.Event()
 
     # -- signals ---------------------------------------------------------------------------
@@ -156,6 +158,13 @@ class Orchestrator:
             say(f"spark job pid {self.job.pid}; lake {self.settings.lake_root}")
             threading.Thread(target=self._report, daemon=True).start()
             threading.Thread(target=self._watch, daemon=True).start()
+            if self.settings.marts_every_s:
+                self.marts = MartsRefresher(self.settings, self.settings.marts_every_s)
+                self.marts.start()
+                say(
+                    f"marts rebuilt every {self.settings.marts_every_s} s; dashboard: `make dashboard`, "
+                    f"then {self.settings.dashboard_url}"
+                )
             if self.stop_signal is None:
                 self._simulate(bootstrap)
             if self.job_died.is_set():
@@ -172,6 +181,8 @@ class Orchestrator:
             return 130
         finally:
             self._quiet.set()
+            if self.marts is not None:
+                self.marts.stop()
             if self.job is not None and self.job.poll() is None:
                 self._kill_job()
             if self.broker is not None:

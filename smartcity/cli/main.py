@@ -12,13 +12,13 @@ import sys
 
 from ingestion.producer import BrokerUnreachable
 from smartcity.broker import BrokerError
-from smartcity.cli import broker, compact, simulate, stream, up
+from smartcity.cli import broker, compact, dashboard, simulate, stream, up
 from smartcity.cli.args import Parser
 from smartcity.config import ConfigError, Settings
 from smartcity.locking import AlreadyRunning
 from spark.errors import LakeRootError, QueryFailed
 
-COMMANDS = (simulate, broker, stream, compact, up)
+COMMANDS = (simulate, broker, stream, compact, up, dashboard)
 ONE_LINE_ERRORS = (ConfigError, LakeRootError, BrokerUnreachable, BrokerError, ValueError, QueryFailed, AlreadyRunning)
 
 

@@ -1,0 +1,181 @@
+"""What the dashboard shows, as plain data: one method per panel, DuckDB over files only.
+
+Panels about now (KPIs, positions, pipeline health) read the newest partitions of the raw lake and
+the job's metrics file; panels about history read the marts' Parquet copies (smartcity/marts.py).
+No DuckDB database file is ever opened, so a dbt build in progress cannot lock the dashboard out.
+"Now" is the newest event time in the lake: an accelerated simulation runs ahead of the wall clock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from contract import lake
+
+RECENT_HOURS = 2  # raw partitions read for the panels about now
+WINDOW = timedelta(minutes=5)  # "vehicles on the road", "average speed (last 5 minutes)"
+METRICS_TAIL = 2000  # lines of the metrics file read for pipeline health
+
+
+@dataclass(frozen=True)
+class Kpis:
+    vehicles_on_road: int
+    avg_speed_kmh: float | None  # last 5 minutes of event time
+    active_incidents: int
+    total_incidents: int
+    events_landed_per_min: int  # rows landed in the last 60 s of wall time
+    quarantined: int
+    freshness_s: float | None  # wall-clock age of the newest landed row
+    newest_event_time: datetime | None
+
+
+class DashboardData:
+    def __init__(self, lake_root: str | Path) -> None:
+        self.root = Path(lake_root)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _files(self, stream: str, zone: str = lake.RAW, hours: int | None = RECENT_HOURS) -> list[str]:
+        folders = lake.partition_folders(self.root, zone, stream)
+        if hours is not None:
+            folders = folders[-hours:]
+        return [str(f) for folder in folders for f in sorted(folder.glob("*.parquet"))]
+
+    def _query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        con = duckdb.connect()
+        try:
+            con.execute("set time zone 'UTC'")
+            return con.execute(sql, params or []).df()
+        finally:
+            con.close()
+
+    def _scan(self, files: list[str]) -> str:
+        return f"read_parquet({files!r}, hive_partitioning = true, union_by_name = true)"
+
+    def mart(self, name: str) -> pd.DataFrame | None:
+        path = lake.mart_path(self.root, name)
+        return self._query(f"select * from read_parquet('{path}')") if path.exists() else None
+
+    def has_data(self) -> bool:
+        return any(self._files(stream, hours=1) for stream in lake.STREAMS)
+
+    # -- panels about now ------------------------------------------------------------------
+
+    def kpis(self, wall_now: datetime | None = None) -> Kpis:
+        wall_now = wall_now or datetime.now(UTC)
+        vehicles, speed, newest, landed_at = 0, None, None, None
+        files = self._files("vehicle")
+        if files:
+            row = self._query(
+                f"""
+                with recent as (select * from {self._scan(files)}),
+                newest as (select max(event_time) as t from recent)
+                select count(distinct vehicle_id), avg(speed_kmh), any_value(newest.t), max(ingested_at)
+                from recent, newest where event_time > newest.t - ?::interval""",
+                [f"{WINDOW.seconds} seconds"],
+            )
+            vehicles, speed, newest, landed_at = row.iloc[0].tolist()
+        incidents = self._files("emergency", hours=None)
+        active = total = 0
+        if incidents:
+            active, total = (
+                self._query(f"""
+                select count(*) filter (where not resolved), count(*) from (
+                    select incident_id, bool_or(status = 'resolved') as resolved
+                    from {self._scan(incidents)} group by incident_id)""")
+                .iloc[0]
+                .tolist()
+            )
+        quarantine = [f for s in lake.STREAMS for f in self._files(s, lake.QUARANTINE, hours=None)]
+        quarantined = int(self._query(f"select count(*) from {self._scan(quarantine)}").iloc[0, 0]) if quarantine else 0
+        batches = self.batches()
+        recent = batches[batches["at"] > wall_now - timedelta(seconds=60)] if len(batches) else batches
+        return Kpis(
+            vehicles_on_road=int(vehicles),
+            avg_speed_kmh=None if pd.isna(speed) else float(speed),
+            active_incidents=int(active),
+            total_incidents=int(total),
+            events_landed_per_min=int(recent["rows"].sum()) if len(recent) else 0,
+            quarantined=quarantined,
+            freshness_s=None if landed_at is None or pd.isna(landed_at) else (wall_now - landed_at).total_seconds(),
+            newest_event_time=None if newest is None or pd.isna(newest) else newest.to_pydatetime(),
+        )
+
+    def positions(self) -> pd.DataFrame:
+        """Each vehicle's latest GPS fix in the recent partitions."""
+        files = self._files("gps")
+        if not files:
+            return pd.DataFrame(columns=["vehicle_id", "lat", "lon", "speed_kmh", "event_time"])
+        return self._query(f"""
+            select vehicle_id, arg_max(lat, event_time) as lat, arg_max(lon, event_time) as lon,
+                   arg_max(speed_kmh, event_time) as speed_kmh, max(event_time) as event_time
+            from {self._scan(files)} group by vehicle_id order by vehicle_id""")
+
+    def batches(self) -> pd.DataFrame:
+        """The last batches of every stream from the job's metrics file."""
+        path = lake.metrics_path(str(self.root))
+        columns = ["at", "stream", "rows", "quarantined", "batch_ms", "source_lag_records", "input_rows_per_s"]
+        if path is None or not path.exists():
+            return pd.DataFrame(columns=columns)
+        with path.open() as fh:
+            lines = deque(fh, maxlen=METRICS_TAIL)
+        rows = [json.loads(line) for line in lines if line.strip()]
+        frame = pd.DataFrame([r for r in rows if r.get("kind", "batch") == "batch"], columns=columns)
+        frame["at"] = pd.to_datetime(frame["at"], utc=True)
+        return frame
+
+    def pipeline_health(self) -> pd.DataFrame:
+        """Per stream: rows/s into the job, last batch duration, lag in records (latest batch)."""
+        batches = self.batches()
+        if not len(batches):
+            return pd.DataFrame(columns=["stream", "input_rows_per_s", "batch_ms", "source_lag_records"])
+        latest = batches.sort_values("at").groupby("stream").tail(1)
+        return latest[["stream", "input_rows_per_s", "batch_ms", "source_lag_records"]].sort_values("stream")
+
+    def quarantine_reasons(self) -> pd.DataFrame:
+        files = [f for s in lake.STREAMS for f in self._files(s, lake.QUARANTINE, hours=None)]
+        if not files:
+            return pd.DataFrame(columns=["reason", "records"])
+        return self._query(f"""
+            select split_part(quarantine_reason, ':', 1) as reason, count(*) as records
+            from {self._scan(files)} group by 1 order by 2 desc, 1""")
+
+    # -- panels about history (marts) ------------------------------------------------------
+
+    def speed_over_time(self) -> pd.DataFrame | None:
+        """Average and 95th-percentile speed per hour (readings-weighted across vehicles and segments)."""
+        path = lake.mart_path(self.root, "fct_vehicle_speed_hourly")
+        if not path.exists():
+            return None
+        return self._query(f"""
+            select hour_start, sum(avg_speed_kmh * readings) / sum(readings) as avg_speed_kmh,
+                   sum(p95_speed_kmh * readings) / sum(readings) as p95_speed_kmh, sum(readings) as readings
+            from read_parquet('{path}') group by 1 order by 1""")
+
+    def segments_last_hour(self) -> pd.DataFrame | None:
+        """Average speed per route segment in the newest hour: where the jams are."""
+        path = lake.mart_path(self.root, "fct_vehicle_speed_hourly")
+        if not path.exists():
+            return None
+        return self._query(f"""
+            with speed as (select * from read_parquet('{path}'))
+            select segment_id, min(segment_start_km) as segment_start_km,
+                   sum(avg_speed_kmh * readings) / sum(readings) as avg_speed_kmh, sum(readings) as readings
+            from speed where hour_start = (select max(hour_start) from speed)
+            group by 1 order by 1""")
+
+    def incidents_over_time(self) -> pd.DataFrame | None:
+        return self.mart("agg_incidents_over_time")
+
+    def weather(self) -> pd.DataFrame | None:
+        return self.mart("agg_weather_hourly")
+
+    def heatmap(self) -> pd.DataFrame | None:
+        return self.mart("agg_route_heatmap")

@@ -1,0 +1,268 @@
+"""The live dashboard: its numbers against independent queries, while dbt rebuilds, and in a real browser."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bench.lake import fleet_payloads, land
+from contract import lake as layout
+from dashboard.data import DashboardData
+from ingestion.fleet import FleetConfig
+from smartcity.config import Settings
+from smartcity.marts import build_and_export
+from tests.helpers.cli import command, environment
+from tests.helpers.lake import query
+from tests.helpers.processes import descendants, listening
+
+pytestmark = pytest.mark.dashboard
+
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=50)
+BATCH_ROWS = 1234  # rows of each fake batch in the metrics file
+
+
+@dataclass(frozen=True)
+class Site:
+    """A lake landed by the job's own landing code, its warehouse built and exported for the page."""
+
+    lake: Path
+    settings: Settings
+
+    @property
+    def data(self) -> DashboardData:
+        return DashboardData(self.lake)
+
+
+def add_batches(lake: Path, at: datetime, streams: tuple[str, ...] = ("vehicle", "gps")) -> None:
+    path = layout.metrics_path(str(lake))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        for n, stream in enumerate(streams):
+            row = {"at": at.isoformat(), "kind": "batch", "stream": stream, "rows": BATCH_ROWS, "quarantined": 0}
+            fh.write(json.dumps(row | {"batch_ms": 400 + n, "source_lag_records": n, "input_rows_per_s": 99.5}) + "\n")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    root = tmp_path_factory.mktemp("dashboard")
+    lake = root / "lake"
+    fleet = FleetConfig(vehicles=12, seed=8, start=START, departure_window_s=60, incidents_per_vehicle_hour=6)
+    payloads = fleet_payloads(fleet, duration_s=2400)
+    payloads["vehicle"] += [b"{not json", b'{"event_id": "x"}']  # two for the quarantine
+    land(lake, payloads, first_offset=0, sent_at=datetime.now(UTC))
+    add_batches(lake, datetime.now(UTC) - timedelta(minutes=10))
+    add_batches(lake, datetime.now(UTC))
+    settings = Settings(None, "", 4, root, str(lake), str(root / "ck"), duckdb_path=root / "smartcity.duckdb")
+    assert build_and_export(settings)
+    return Site(lake, settings)
+
+
+def raw(site: Site, stream: str, zone: str = layout.RAW) -> str:
+    return f"read_parquet('{layout.files_glob(site.lake, zone, stream)}', hive_partitioning = true)"
+
+
+def test_kpis_equal_independent_queries(site: Site) -> None:
+    kpis = site.data.kpis()
+    vehicles, speed, newest = query(f"""
+        with v as (select * from {raw(site, "vehicle")}), n as (select max(event_time) as t from v)
+        select count(distinct vehicle_id), avg(speed_kmh), any_value(n.t) from v, n
+        where event_time > n.t - interval 5 minutes""")[0]
+    assert (kpis.vehicles_on_road, kpis.newest_event_time) == (vehicles, newest) and vehicles > 0
+    assert kpis.avg_speed_kmh == pytest.approx(speed)
+    active, total = query(f"""
+        select count(distinct incident_id) filter (where incident_id not in (
+                   select incident_id from {raw(site, "emergency")} where status = 'resolved')),
+               count(distinct incident_id)
+        from {raw(site, "emergency")}""")[0]
+    assert (kpis.active_incidents, kpis.total_incidents) == (active, total) and total > 0
+    assert kpis.quarantined == 2
+    assert kpis.events_landed_per_min == 2 * BATCH_ROWS  # the batches of the last minute only
+    assert 0 < kpis.freshness_s < 3600
+
+
+def test_panels_about_now_equal_independent_queries(site: Site) -> None:
+    positions = site.data.positions()
+    latest = query(f"""
+        select vehicle_id, arg_max(lat, event_time), arg_max(lon, event_time)
+        from {raw(site, "gps")} group by 1 order by 1""")
+    assert [tuple(r) for r in positions[["vehicle_id", "lat", "lon"]].itertuples(index=False)] == latest
+    reasons = site.data.quarantine_reasons()
+    assert dict(zip(reasons["reason"], reasons["records"], strict=True)) == {
+        "invalid JSON": 1,
+        "schema_version": 1,
+    }
+    health = site.data.pipeline_health()
+    assert list(health["stream"]) == ["gps", "vehicle"] and list(health["batch_ms"]) == [401, 400]
+
+
+def test_history_panels_equal_the_warehouse(site: Site) -> None:
+    con = duckdb.connect(str(site.settings.duckdb_path))  # dbt ran in this process: same configuration
+    try:
+        expected = con.execute("""
+            select hour_start, sum(avg_speed_kmh * readings) / sum(readings), sum(readings)
+            from main_marts.fct_vehicle_speed_hourly group by 1 order by 1""").fetchall()
+        incidents = con.execute("select sum(incident_events) from main_marts.agg_incidents_over_time").fetchone()[0]
+        cells = con.execute("select count(*) from main_marts.agg_route_heatmap").fetchone()[0]
+    finally:
+        con.close()
+    speed = site.data.speed_over_time()
+    assert len(speed) == len(expected) >= 1
+    for (hour, avg, readings), row in zip(expected, speed.itertuples(index=False), strict=True):
+        assert (row.hour_start, row.readings) == (hour, readings)
+        assert row.avg_speed_kmh == pytest.approx(avg)
+    assert site.data.incidents_over_time()["incident_events"].sum() == incidents > 0
+    assert len(site.data.heatmap()) == cells > 0
+    assert site.data.segments_last_hour()["readings"].sum() > 0
+
+
+def test_the_data_layer_keeps_answering_while_dbt_rebuilds_the_marts(site: Site) -> None:
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def rebuild() -> None:
+        try:
+            for _ in range(2):
+                assert build_and_export(site.settings)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    builder = threading.Thread(target=rebuild)
+    builder.start()
+    reads = 0
+    while not done.is_set():
+        assert len(site.data.speed_over_time()) > 0
+        assert len(site.data.heatmap()) > 0
+        assert site.data.kpis().vehicles_on_road > 0
+        reads += 1
+    builder.join()
+    assert not errors, errors
+    assert reads >= 3
+    assert not list((site.lake / layout.MARTS).glob(".*")), "a hidden export was left behind"
+
+
+def test_an_empty_lake_shows_a_short_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("SMARTCITY_LAKE_ROOT", str(tmp_path))
+    app = AppTest.from_file(str(Path(__file__).parents[2] / "dashboard" / "app.py"), default_timeout=60)
+    app.query_params["refresh"] = "off"
+    app.run()
+    assert not app.exception
+    assert [i.value for i in app.info] == ["No data yet: run `make stream`."]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(site: Site, tmp_path_factory: pytest.TempPathFactory):
+    """`smartcity dashboard` as users start it, on a free loopback port."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("served") / "dashboard.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command("dashboard", "--port", str(port)),
+            env=environment(site.settings.data_dir, SMARTCITY_LAKE_ROOT=str(site.lake)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            break
+        except OSError:
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}", process
+    process.terminate()
+    process.wait(20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        yield chromium
+        chromium.close()
+
+
+def settled(page, metrics: int = 7) -> None:
+    """Wait until the script ran and every element is drawn (Streamlit scrolls an inner container)."""
+    page.wait_for_selector('[data-test-script-state="notRunning"]', timeout=60_000)
+    page.wait_for_function(
+        f"""() => document.querySelectorAll('[data-testid="stMetric"]').length === {metrics}
+            && document.querySelectorAll('[data-stale="true"]').length === 0""",
+        timeout=60_000,
+    )
+
+
+def metric(page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]', has_text=label)
+    return box.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def test_every_panel_renders_in_a_real_browser_from_loopback(site: Site, served, browser, tmp_path: Path) -> None:
+    url, process = served
+    assert listening(descendants(process.pid)) <= {"127.0.0.1", "::1"}
+    page = browser.new_page(viewport={"width": 1600, "height": 3200})
+    outside: list[str] = []
+    local = (url, f"blob:{url}", "data:")
+    page.on("request", lambda r: None if r.url.startswith(local) else outside.append(r.url))
+    page.goto(f"{url}/?refresh=off")
+    settled(page)
+    kpis = site.data.kpis()
+    assert metric(page, "Vehicles on the road") == f"{kpis.vehicles_on_road:,}"
+    assert metric(page, "Incidents in total") == f"{kpis.total_incidents:,}"
+    assert metric(page, "Quarantined records") == "2"
+    counts = page.evaluate(
+        """() => Object.fromEntries(['stPlotlyChart', 'stDeckGlJsonChart', 'stDataFrame'].map(
+            id => [id, document.querySelectorAll(`[data-testid="${id}"]`).length]))"""
+    )
+    assert counts == {"stPlotlyChart": 4, "stDeckGlJsonChart": 1, "stDataFrame": 2}
+    page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=30_000)
+    page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+    assert outside == [], f"the page loaded from other hosts: {outside[:5]}"
+    page.close()
+
+
+def test_the_page_refreshes_itself(site: Site, served, browser) -> None:
+    url, _ = served
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stMetric"]')]
+            .some(m => m.innerText.includes('Events landed'))""",
+        timeout=60_000,
+    )
+    before = metric(page, "Events landed / min")
+    add_batches(site.lake, datetime.now(UTC), streams=("weather",))
+    expected = f"{int(before.replace(',', '')) + BATCH_ROWS:,}"
+    page.wait_for_function(
+        f"""() => [...document.querySelectorAll('[data-testid="stMetric"]')]
+            .some(m => m.innerText.includes('Events landed') && m.innerText.includes('{expected}'))""",
+        timeout=30_000,
+    )
+    page.close()
