@@ -57,10 +57,11 @@ test: $(STAMP)  ## the whole suite: lint, layers, unit, integration (real broker
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)  ## benchmarks: producer (both backends), Spark ingest (drain rate, latency), dbt build
+bench: $(STAMP)  ## benchmarks: producer (both backends), Spark ingest (drain rate, latency), dbt build, dashboard
 	$(BIN)/python -m bench.producer
 	$(BIN)/python -m bench.spark_ingest
 	$(BIN)/python -m bench.dbt_build
+	$(BIN)/python -m bench.dashboard
 
 clean:  ## remove generated data (not .venv)
 	rm -rf data dbt_project/target dbt_project/logs

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 import pandas as pd
-import plotly.express as px
 import pydeck as pdk
 import streamlit as st
 
@@ -79,39 +78,18 @@ def history_panels() -> None:
         st.info("The marts are not built yet: `make stream` rebuilds them every minute (or run `dbt build`).")
         return
     left, right = st.columns(2)
-    left.plotly_chart(
-        px.line(speed, x="hour_start", y=["avg_speed_kmh", "p95_speed_kmh"], title="Speed per hour (km/h)"),
-        width="stretch",
-    )
-    segments = data.segments_last_hour()
-    right.plotly_chart(
-        px.bar(segments, x="segment_start_km", y="avg_speed_kmh", title="Average speed per route segment, last hour"),
-        width="stretch",
-    )
+    left.subheader("Speed per hour (km/h): average and 95th percentile")
+    left.line_chart(speed, x="hour_start", y=["avg_speed_kmh", "p95_speed_kmh"])
+    right.subheader("Average speed per route segment, last hour (km/h)")
+    right.bar_chart(data.segments_last_hour(), x="segment_start_km", y="avg_speed_kmh")
     incidents = data.incidents_over_time()
-    weather = data.weather()
+    incidents["type_and_status"] = incidents["incident_type"] + ", " + incidents["incident_status"]
+    incidents["hour"] = incidents["hour_start"].dt.strftime("%m-%d %H:00")  # one bar per hour
     left, right = st.columns(2)
-    left.plotly_chart(
-        px.bar(
-            incidents,
-            x="hour_start",
-            y="incident_events",
-            color="incident_type",
-            pattern_shape="incident_status",
-            title="Incidents per hour by type and status",
-        ),
-        width="stretch",
-    )
-    right.plotly_chart(
-        px.line(
-            weather.sort_values("hour_start"),
-            x="hour_start",
-            y="avg_temperature_c",
-            color="region",
-            title="Temperature by region (°C)",
-        ),
-        width="stretch",
-    )
+    left.subheader("Incident events per hour, by type and status")
+    left.bar_chart(incidents, x="hour", y="incident_events", color="type_and_status")
+    right.subheader("Temperature by region (°C)")
+    right.line_chart(data.weather().sort_values("hour_start"), x="hour_start", y="avg_temperature_c", color="region")
 
 
 def health_panels() -> None:

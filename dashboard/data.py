@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from contract import lake
 
@@ -48,10 +50,12 @@ class DashboardData:
             folders = folders[-hours:]
         return [str(f) for folder in folders for f in sorted(folder.glob("*.parquet"))]
 
-    def _query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+    def _query(self, sql: str, params: list | None = None, **tables: pa.Table) -> pd.DataFrame:
         con = duckdb.connect()
         try:
             con.execute("set time zone 'UTC'")
+            for name, table in tables.items():
+                con.register(name, table)
             return con.execute(sql, params or []).df()
         finally:
             con.close()
@@ -59,9 +63,17 @@ class DashboardData:
     def _scan(self, files: list[str]) -> str:
         return f"read_parquet({files!r}, hive_partitioning = true, union_by_name = true)"
 
+    def _mart_table(self, name: str) -> pa.Table | None:
+        """A mart's Parquet copy, read through one open file: the refresher replaces the file by
+        rename, and a reader that opened it twice could mix the old footer with the new data."""
+        try:
+            return pq.read_table(lake.mart_path(self.root, name))
+        except FileNotFoundError:
+            return None
+
     def mart(self, name: str) -> pd.DataFrame | None:
-        path = lake.mart_path(self.root, name)
-        return self._query(f"select * from read_parquet('{path}')") if path.exists() else None
+        table = self._mart_table(name)
+        return None if table is None else table.to_pandas()
 
     def has_data(self) -> bool:
         return any(self._files(stream, hours=1) for stream in lake.STREAMS)
@@ -151,25 +163,28 @@ class DashboardData:
 
     def speed_over_time(self) -> pd.DataFrame | None:
         """Average and 95th-percentile speed per hour (readings-weighted across vehicles and segments)."""
-        path = lake.mart_path(self.root, "fct_vehicle_speed_hourly")
-        if not path.exists():
+        speed = self._mart_table("fct_vehicle_speed_hourly")
+        if speed is None:
             return None
-        return self._query(f"""
-            select hour_start, sum(avg_speed_kmh * readings) / sum(readings) as avg_speed_kmh,
-                   sum(p95_speed_kmh * readings) / sum(readings) as p95_speed_kmh, sum(readings) as readings
-            from read_parquet('{path}') group by 1 order by 1""")
+        return self._query(
+            """select hour_start, sum(avg_speed_kmh * readings) / sum(readings) as avg_speed_kmh,
+                      sum(p95_speed_kmh * readings) / sum(readings) as p95_speed_kmh, sum(readings) as readings
+               from speed group by 1 order by 1""",
+            speed=speed,
+        )
 
     def segments_last_hour(self) -> pd.DataFrame | None:
         """Average speed per route segment in the newest hour: where the jams are."""
-        path = lake.mart_path(self.root, "fct_vehicle_speed_hourly")
-        if not path.exists():
+        speed = self._mart_table("fct_vehicle_speed_hourly")
+        if speed is None:
             return None
-        return self._query(f"""
-            with speed as (select * from read_parquet('{path}'))
-            select segment_id, min(segment_start_km) as segment_start_km,
-                   sum(avg_speed_kmh * readings) / sum(readings) as avg_speed_kmh, sum(readings) as readings
-            from speed where hour_start = (select max(hour_start) from speed)
-            group by 1 order by 1""")
+        return self._query(
+            """select segment_id, min(segment_start_km) as segment_start_km,
+                      sum(avg_speed_kmh * readings) / sum(readings) as avg_speed_kmh, sum(readings) as readings
+               from speed where hour_start = (select max(hour_start) from speed)
+               group by 1 order by 1""",
+            speed=speed,
+        )
 
     def incidents_over_time(self) -> pd.DataFrame | None:
         return self.mart("agg_incidents_over_time")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -62,7 +63,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     add_batches(lake, datetime.now(UTC) - timedelta(minutes=10))
     add_batches(lake, datetime.now(UTC))
     settings = Settings(None, "", 4, root, str(lake), str(root / "ck"), duckdb_path=root / "smartcity.duckdb")
+    environment_before = dict(os.environ)
     assert build_and_export(settings)
+    assert dict(os.environ) == environment_before, "dbt's settings leaked into this process's environment"
     return Site(lake, settings)
 
 
@@ -236,10 +239,10 @@ def test_every_panel_renders_in_a_real_browser_from_loopback(site: Site, served,
     assert metric(page, "Incidents in total") == f"{kpis.total_incidents:,}"
     assert metric(page, "Quarantined records") == "2"
     counts = page.evaluate(
-        """() => Object.fromEntries(['stPlotlyChart', 'stDeckGlJsonChart', 'stDataFrame'].map(
+        """() => Object.fromEntries(['stVegaLiteChart', 'stDeckGlJsonChart', 'stDataFrame'].map(
             id => [id, document.querySelectorAll(`[data-testid="${id}"]`).length]))"""
     )
-    assert counts == {"stPlotlyChart": 4, "stDeckGlJsonChart": 1, "stDataFrame": 2}
+    assert counts == {"stVegaLiteChart": 4, "stDeckGlJsonChart": 1, "stDataFrame": 2}
     page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=30_000)
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000

@@ -1,0 +1,129 @@
+"""The dashboard at scale (`make bench`): every panel's query and the page in Chromium, over a lake of
+10M raw events (the 1M fleet of bench/dbt_build.py plus nine fleets an hour apart) and its marts.
+
+    python -m bench.dashboard [--base-events N] [--copies K] [--repeat R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import statistics
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.dbt_build import START, raw_rows
+from bench.lake import copy_fleet, fleet_payloads, land
+from contract.lake import files_glob
+from dashboard.data import DashboardData
+from ingestion.fleet import FleetConfig
+from smartcity.config import Settings
+from smartcity.marts import build_and_export
+
+PANELS = (
+    "kpis",
+    "positions",
+    "pipeline_health",
+    "quarantine_reasons",
+    "speed_over_time",
+    "segments_last_hour",
+    "incidents_over_time",
+    "weather",
+    "heatmap",
+)
+
+
+def panel_times(data: DashboardData, repeat: int) -> dict[str, float]:
+    """Median wall time of each panel's data, in ms."""
+    times = {}
+    for panel in PANELS:
+        runs = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            getattr(data, panel)()
+            runs.append((time.perf_counter() - began) * 1000)
+        times[panel] = statistics.median(runs)
+    return times
+
+
+def page_seconds(settings: Settings, repeat: int) -> list[float]:
+    """From navigation to every panel drawn (`?refresh=off`), in a fresh Chromium page each time."""
+    import socket
+
+    from playwright.sync_api import sync_playwright
+
+    from smartcity.cli.dashboard import command
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv, env = command(settings, port)
+    server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        seconds = []
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+            for n in range(repeat + 1):
+                page = browser.new_page(viewport={"width": 1600, "height": 2000})
+                began = time.perf_counter()
+                page.goto(f"http://127.0.0.1:{port}/?refresh=off")
+                page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=60_000)
+                page.wait_for_function(
+                    """() => document.querySelectorAll('[data-testid="stVegaLiteChart"]').length === 4
+                        && document.querySelectorAll('[data-testid="stDataFrame"]').length === 2""",
+                    timeout=60_000,
+                )
+                if n:  # the first load warms Streamlit's and Chromium's caches
+                    seconds.append(time.perf_counter() - began)
+                page.close()
+            browser.close()
+        return seconds
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-events", type=int, default=1_000_000, help="events of the simulated fleet")
+    parser.add_argument("--copies", type=int, default=9, help="extra fleets copied from it")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per measurement (the median is shown)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="smartcity-dashboard-bench-") as tmp:
+        root = Path(tmp)
+        lake = root / "lake"
+        fleet = FleetConfig(vehicles=200, seed=11, start=START, departure_window_s=900)
+        land(lake, fleet_payloads(fleet, None, args.base_events), first_offset=0, sent_at=datetime.now(UTC))
+        base_files = [Path(f) for f in glob.glob(files_glob(lake))]
+        copy_fleet(lake, args.copies, base_files, hours_apart=1)
+        print(f"lake       {raw_rows(lake):>11,} raw events in {len(glob.glob(files_glob(lake))):,} files")
+        settings = Settings(None, "", 4, root, str(lake), str(root / "ck"), duckdb_path=root / "smartcity.duckdb")
+        began = time.perf_counter()
+        assert build_and_export(settings), "dbt build failed"
+        print(f"dbt build + marts export: {time.perf_counter() - began:.1f} s (the refresher's cycle, first build)")
+        began = time.perf_counter()
+        assert build_and_export(settings)
+        print(f"incremental dbt build + marts export, nothing new: {time.perf_counter() - began:.1f} s")
+        times = panel_times(DashboardData(lake), args.repeat)
+        print(f"{'panel':<22}{'median ms':>10}   (target < 300 ms each)")
+        for panel, ms in times.items():
+            print(f"{panel:<22}{ms:>10.0f}")
+        loads = page_seconds(settings, args.repeat)
+        print(
+            f"page in Chromium, navigation to every panel drawn: median {statistics.median(loads):.2f} s, "
+            f"max {max(loads):.2f} s over {len(loads)} loads (target < 3 s)"
+        )
+
+
+if __name__ == "__main__":
+    main()
