@@ -168,11 +168,13 @@ def test_a_killed_run_leaves_nothing_behind_and_the_next_run_lands_everything_af
     second = start_up(data, log, SMARTCITY_BIND_ADDRESS="0.0.0.0")
     try:
         wait_until_landing(log)
-        assert listening(descendants(second.pid)) & {"0.0.0.0", "::"}  # Java's any-address is dual-stack
+        second_run = descendants(second.pid)
+        assert listening(second_run) & {"0.0.0.0", "::"}  # Java's any-address is dual-stack
         os.killpg(second.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
         assert second.wait(240) in (0, 130)
     finally:
         second.kill()
+    assert wait_gone(second_run, 15) == {}, "a process of the run outlived Ctrl-C"
     out = log.read_text()
     assert "Traceback" not in out
     assert re.search(r"\[up\] stopped; .* offsets of \d+ partitions were reset", out), out[-2000:]
