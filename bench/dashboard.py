@@ -51,25 +51,16 @@ def panel_times(data: DashboardData, repeat: int) -> dict[str, float]:
 
 def page_seconds(settings: Settings, repeat: int) -> list[float]:
     """From navigation to every panel drawn (`?refresh=off`), in a fresh Chromium page each time."""
-    import socket
-
     from playwright.sync_api import sync_playwright
 
+    from smartcity.broker import free_port, wait_until_listening
     from smartcity.cli.dashboard import command
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     argv, env = command(settings, port)
     server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_listening("127.0.0.1", port, timeout_s=60)
         seconds = []
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +17,7 @@ from bench.lake import fleet_payloads, land
 from contract import lake as layout
 from dashboard.data import DashboardData
 from ingestion.fleet import FleetConfig
+from smartcity.broker import BrokerError, free_port, wait_until_listening
 from smartcity.config import Settings
 from smartcity.marts import build_and_export
 from tests.helpers.cli import command, environment
@@ -165,12 +164,6 @@ def test_an_empty_lake_shows_a_short_message(tmp_path: Path, monkeypatch: pytest
     assert [i.value for i in app.info] == ["No data yet: run `make stream`."]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(site: Site, tmp_path_factory: pytest.TempPathFactory):
     """`smartcity dashboard` as users start it, on a free loopback port."""
@@ -183,14 +176,10 @@ def served(site: Site, tmp_path_factory: pytest.TempPathFactory):
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            break
-        except OSError:
-            assert process.poll() is None, log.read_text()
-            time.sleep(0.2)
+    try:
+        wait_until_listening("127.0.0.1", port, timeout_s=60)
+    except BrokerError:
+        pytest.fail(f"the dashboard did not start:\n{log.read_text()[-2000:]}")
     yield f"http://127.0.0.1:{port}", process
     process.terminate()
     process.wait(20)
