@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from contract import BY_NAME
+from contract.lake import mart_path
 from tests.helpers.cli import command, environment, smartcity
 from tests.helpers.lake import query
 from tests.helpers.processes import descendants, listening, wait_gone
@@ -35,7 +36,7 @@ def alive(pid: int) -> bool:
 
 
 def test_up_lands_every_stream_readable_by_duckdb_and_stops_what_it_started(tmp_path: Path) -> None:
-    result = up(tmp_path, "--vehicles", "20", "--speedup", "20", "--duration", "30")
+    result = up(tmp_path, "--vehicles", "20", "--speedup", "20", "--duration", "30", SMARTCITY_MARTS_EVERY="10")
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stderr
     produced = json.loads(re.search(r"\[up\] simulator done: (\{.*\})", log).group(1))["per_topic"]
@@ -56,6 +57,10 @@ def test_up_lands_every_stream_readable_by_duckdb_and_stops_what_it_started(tmp_
         assert rows == distinct > 0 and partitioned, name
     # The job stops after its current batch, a few triggers after the simulator: what was sent landed.
     assert sum(rows for rows, _, _ in landed.values()) == sum(produced.values())
+    # The marts were rebuilt while the stream ran and handed to the dashboard as Parquet files.
+    assert "marts rebuilt and exported" in log
+    speed = query(f"select sum(readings) from read_parquet('{mart_path(lake, 'fct_vehicle_speed_hourly')}')")[0][0]
+    assert 0 < speed <= landed["vehicle"][0]
 
     assert not alive(job_pid), "the Spark job outlived `smartcity up`"
     probe = subprocess.run(
