@@ -62,6 +62,7 @@ bench: $(STAMP)  ## benchmarks: producer (both backends), Spark ingest (drain ra
 	$(BIN)/python -m bench.spark_ingest
 	$(BIN)/python -m bench.dbt_build
 	$(BIN)/python -m bench.dashboard
+	$(BIN)/python -m bench.dashboard_live
 
 clean:  ## remove generated data (not .venv)
 	rm -rf data dbt_project/target dbt_project/logs

@@ -71,7 +71,7 @@ def page_seconds(settings: Settings, repeat: int) -> list[float]:
                 page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=60_000)
                 page.wait_for_function(
                     """() => document.querySelectorAll('[data-testid="stVegaLiteChart"]').length === 4
-                        && document.querySelectorAll('[data-testid="stDataFrame"]').length === 2""",
+                        && document.querySelectorAll('[data-testid="stTable"]').length === 2""",
                     timeout=60_000,
                 )
                 if n:  # the first load warms Streamlit's and Chromium's caches

@@ -34,8 +34,9 @@ class Kpis:
     total_incidents: int
     events_landed_per_min: int  # rows landed in the last 60 s of wall time
     quarantined: int
-    freshness_s: float | None  # wall-clock age of the newest landed row
+    freshness_s: float | None  # age of the newest event on screen: now minus when it was sent
     newest_event_time: datetime | None
+    newest_sent_at: datetime | None  # its Kafka record time (the producer's clock)
 
 
 class DashboardData:
@@ -82,18 +83,18 @@ class DashboardData:
 
     def kpis(self, wall_now: datetime | None = None) -> Kpis:
         wall_now = wall_now or datetime.now(UTC)
-        vehicles, speed, newest, landed_at = 0, None, None, None
+        vehicles, speed, newest, sent_at = 0, None, None, None
         files = self._files("vehicle")
         if files:
             row = self._query(
                 f"""
                 with recent as (select * from {self._scan(files)}),
                 newest as (select max(event_time) as t from recent)
-                select count(distinct vehicle_id), avg(speed_kmh), any_value(newest.t), max(ingested_at)
+                select count(distinct vehicle_id), avg(speed_kmh), any_value(newest.t), max(kafka_timestamp)
                 from recent, newest where event_time > newest.t - ?::interval""",
                 [f"{WINDOW.seconds} seconds"],
             )
-            vehicles, speed, newest, landed_at = row.iloc[0].tolist()
+            vehicles, speed, newest, sent_at = row.iloc[0].tolist()
         incidents = self._files("emergency", hours=None)
         active = total = 0
         if incidents:
@@ -116,8 +117,9 @@ class DashboardData:
             total_incidents=int(total),
             events_landed_per_min=int(recent["rows"].sum()) if len(recent) else 0,
             quarantined=quarantined,
-            freshness_s=None if landed_at is None or pd.isna(landed_at) else (wall_now - landed_at).total_seconds(),
+            freshness_s=None if sent_at is None or pd.isna(sent_at) else (wall_now - sent_at).total_seconds(),
             newest_event_time=None if newest is None or pd.isna(newest) else newest.to_pydatetime(),
+            newest_sent_at=None if sent_at is None or pd.isna(sent_at) else sent_at.to_pydatetime(),
         )
 
     def positions(self) -> pd.DataFrame:
@@ -185,6 +187,17 @@ class DashboardData:
                group by 1 order by 1""",
             speed=speed,
         )
+
+    def marts_as_of(self) -> datetime | None:
+        """The landing time of the newest row the marts include: how far the marts on screen trail the lake."""
+        freshness = self._mart_table("agg_pipeline_freshness")
+        if freshness is None or not len(freshness):
+            return None
+        newest = self._query("select max(latest_ingested_at) from freshness", freshness=freshness).iloc[0, 0]
+        if pd.isna(newest):
+            return None
+        newest = newest.to_pydatetime()
+        return newest if newest.tzinfo else newest.replace(tzinfo=UTC)  # marts keep UTC in plain timestamps
 
     def incidents_over_time(self) -> pd.DataFrame | None:
         return self.mart("agg_incidents_over_time")

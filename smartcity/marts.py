@@ -91,7 +91,9 @@ def build_and_export(settings: Settings, runner: object | None = None) -> bool:
 
 
 class MartsRefresher:
-    """A thread that builds and exports the marts every ``every_s`` seconds until stopped."""
+    """A thread that starts a build and export of the marts every ``every_s`` seconds until stopped.
+    Builds start at a fixed rate (not ``every_s`` after the previous one ended), so the marts trail
+    the lake by at most ``every_s`` plus one build."""
 
     def __init__(self, settings: Settings, every_s: float) -> None:
         self.settings, self.every_s = settings, every_s
@@ -110,8 +112,10 @@ class MartsRefresher:
         from dbt.cli.main import dbtRunner
 
         runner = dbtRunner()
-        while not self._stop.wait(self.every_s):
+        next_start = time.monotonic() + self.every_s
+        while not self._stop.wait(max(0.0, next_start - time.monotonic())):
             started = time.monotonic()
+            next_start = started + self.every_s
             try:
                 if build_and_export(self.settings, runner):
                     self.builds += 1

@@ -73,10 +73,11 @@ def raw(site: Site, stream: str, zone: str = layout.RAW) -> str:
 
 
 def test_kpis_equal_independent_queries(site: Site) -> None:
-    kpis = site.data.kpis()
-    vehicles, speed, newest = query(f"""
+    wall_now = datetime.now(UTC)
+    kpis = site.data.kpis(wall_now)
+    vehicles, speed, newest, sent_at = query(f"""
         with v as (select * from {raw(site, "vehicle")}), n as (select max(event_time) as t from v)
-        select count(distinct vehicle_id), avg(speed_kmh), any_value(n.t) from v, n
+        select count(distinct vehicle_id), avg(speed_kmh), any_value(n.t), max(kafka_timestamp) from v, n
         where event_time > n.t - interval 5 minutes""")[0]
     assert (kpis.vehicles_on_road, kpis.newest_event_time) == (vehicles, newest) and vehicles > 0
     assert kpis.avg_speed_kmh == pytest.approx(speed)
@@ -88,7 +89,15 @@ def test_kpis_equal_independent_queries(site: Site) -> None:
     assert (kpis.active_incidents, kpis.total_incidents) == (active, total) and total > 0
     assert kpis.quarantined == 2
     assert kpis.events_landed_per_min == 2 * BATCH_ROWS  # the batches of the last minute only
-    assert 0 < kpis.freshness_s < 3600
+    assert kpis.newest_sent_at == sent_at
+    assert kpis.freshness_s == pytest.approx((wall_now - sent_at).total_seconds()) and kpis.freshness_s > 0
+
+
+def test_marts_as_of_is_the_newest_landing_they_include(site: Site) -> None:
+    landed = query(
+        f"select max(ingested_at) from read_parquet('{layout.files_glob(site.lake)}', union_by_name = true)"
+    )[0][0]
+    assert site.data.marts_as_of() == landed
 
 
 def test_panels_about_now_equal_independent_queries(site: Site) -> None:
@@ -227,12 +236,17 @@ def test_every_panel_renders_in_a_real_browser_from_loopback(site: Site, served,
     assert metric(page, "Vehicles on the road") == f"{kpis.vehicles_on_road:,}"
     assert metric(page, "Incidents in total") == f"{kpis.total_incidents:,}"
     assert metric(page, "Quarantined records") == "2"
+    sent = f"{kpis.newest_sent_at:%Y-%m-%d %H:%M:%S.%f}"[:-3]
+    assert (
+        f"Newest event on screen: sent {sent} UTC"
+        in page.locator('[data-testid="stCaptionContainer"]').first.inner_text()
+    )
+    page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=30_000)  # drawn last
     counts = page.evaluate(
-        """() => Object.fromEntries(['stVegaLiteChart', 'stDeckGlJsonChart', 'stDataFrame'].map(
+        """() => Object.fromEntries(['stVegaLiteChart', 'stDeckGlJsonChart', 'stTable'].map(
             id => [id, document.querySelectorAll(`[data-testid="${id}"]`).length]))"""
     )
-    assert counts == {"stVegaLiteChart": 4, "stDeckGlJsonChart": 1, "stDataFrame": 2}
-    page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=30_000)
+    assert counts == {"stVegaLiteChart": 4, "stDeckGlJsonChart": 1, "stTable": 2}
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
     assert outside == [], f"the page loaded from other hosts: {outside[:5]}"

@@ -405,3 +405,32 @@ def test_a_stream_with_no_events_yet_builds_empty_marts_beside_full_ones(warehou
     assert min(counts["speed"], counts["heatmap"], counts["weather"]) > 0
     freshness = dict(mart(database, "select raw_table, entries from main_marts.agg_pipeline_freshness"))
     assert freshness["emergency"] == 0 and freshness["vehicle"] > 0
+
+
+def test_coverage_test_holds_while_the_lake_grows_and_fails_on_a_gap(warehouse: Warehouse, tmp_path: Path) -> None:
+    """`smartcity up` builds while the stream lands: readings newer than the mart are not a gap."""
+    import shutil
+    from datetime import UTC, datetime
+
+    import duckdb
+
+    from bench.lake import fleet_payloads, land
+
+    lake, database = tmp_path / "lake", tmp_path / "growing.duckdb"
+    shutil.copytree(warehouse.lake, lake)
+    shutil.copy(warehouse.database, database)
+    later = FleetConfig(vehicles=3, seed=77, start=datetime.now(UTC))  # lands (event time + 3 s) after the build
+    newer = {"vehicle": fleet_payloads(later, duration_s=600)["vehicle"]}
+    assert land(lake, newer, first_offset=10**9, sent_at=datetime.now(UTC)) > 0
+    views = dbt("run", "--select", "staging", lake=lake, database=database)  # the views point at this lake
+    assert views.returncode == 0, views.stdout[-3000:]
+    check = ("test", "--select", "assert_speed_mart_covers_every_reading")
+    holds = dbt(*check, lake=lake, database=database)
+    assert holds.returncode == 0, holds.stdout[-3000:]
+    con = duckdb.connect(str(database))
+    try:  # a reading the mart lost, among those it was built from
+        con.execute("update main_marts.fct_vehicle_speed_hourly set readings = readings - 1 where readings > 1")
+    finally:
+        con.close()
+    gap = dbt(*check, lake=lake, database=database)
+    assert gap.returncode == 1 and "FAIL 1 assert_speed_mart_covers_every_reading" in gap.stdout
