@@ -8,7 +8,10 @@ This is where the exactly-once protocol into the lake lives (the README points h
    Nothing reads staging: readers glob ``raw/`` and ``quarantine/``, and skip ``_`` names.
 2. Once every task succeeded, the driver renames each staged file to
    ``<zone>/<stream>/event_date=.../event_hour=.../part-<query id>-b<batch id>-<n>.parquet``.
-   A rename is atomic on a local file system and HDFS: a reader sees a whole file or none.
+   A rename is atomic on a local file system and HDFS: a reader sees a whole file or none. An
+   object store (S3) has no rename: the move is a copy then a delete, and an object becomes
+   visible only once its copy completed, so readers still see whole files only, never staging.
+   A crash between two moves leaves part of the batch visible until the replay (3) rewrites it.
 3. Names come from the query id (kept in the checkpoint) and the batch id. When Spark replays a
    batch after a crash (same id, same offsets, from its offset log), the commit first deletes
    that batch's earlier files, then renames again: a replay replaces, it never adds.
@@ -29,7 +32,7 @@ import time
 from pyspark.sql import DataFrame, SparkSession
 
 from contract import lake
-from spark.filesystems import HadoopFS
+from spark.filesystems import HadoopFS, LakeFS
 from spark.metrics import BatchStats, MetricsSink
 
 log = logging.getLogger("smartcity.stream")
@@ -42,7 +45,7 @@ def query_id(fs: HadoopFS, checkpoint: str) -> str:
 
 
 def commit_batch(
-    fs: HadoopFS, lake_root: str, stream: str, batch_id: int, run_id: str, staged: list[tuple[str, str, str, int]]
+    fs: LakeFS, lake_root: str, stream: str, batch_id: int, run_id: str, staged: list[tuple[str, str, str, int]]
 ) -> int:
     """Move the files the batch's tasks staged (zone, path relative to the lake, event date and
     hour) into place, replacing any earlier attempt of the same batch; returns the number of files."""
@@ -71,7 +74,8 @@ class BatchCommitter:
         self._run_id: str | None = None
         self.lake_root = lake_root
         self.metrics = metrics
-        self.fs = HadoopFS(spark, lake_root)
+        self.fs = LakeFS(lake_root)
+        self.checkpoints = HadoopFS(spark, checkpoint)
         # Left by attempts that died before their commit; nothing else writes there while we run.
         for zone in lake.ZONES:
             self.fs.delete(f"{lake_root}/{lake.staging_dir(zone, stream)}")
@@ -80,7 +84,7 @@ class BatchCommitter:
         started = time.monotonic()
         staged = batch.collect()
         if self._run_id is None:
-            self._run_id = query_id(self.fs, self.checkpoint)
+            self._run_id = query_id(self.checkpoints, self.checkpoint)
         files = [(r.zone, r.file, r.event_date.isoformat(), r.event_hour) for r in staged]
         committed = commit_batch(self.fs, self.lake_root, self.stream, batch_id, self._run_id, files)
         stats = BatchStats(

@@ -1,5 +1,6 @@
-"""Where the lake lives (a local folder or an object store URI) and the two views of it: pyarrow's,
-for the tasks that write files, and Hadoop's FileSystem, for the driver that commits them."""
+"""Where the lake lives (a local folder or an object store URI) and how the job reaches it: the lake
+through pyarrow's file systems only (tasks write with it, the driver commits with it), so S3 needs no
+Hadoop connector; the checkpoint through Hadoop's FileSystem, which Spark itself uses for it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from pathlib import Path
 
 from spark.errors import LakeRootError
 
-# Stores both sides of a commit can reach: pyarrow writes the files in the tasks, Hadoop's
-# FileSystem renames them on the driver (s3a, gs and abfs need their connector jars there).
+# Lake stores pyarrow reaches (s3a:// is Hadoop's name for S3). Checkpoints may use any scheme
+# Spark's Hadoop FileSystem has on its classpath (file and hdfs without extra jars).
 SCHEMES = ("file", "s3a", "s3", "gs", "hdfs", "abfs", "abfss")
 
 
@@ -32,8 +33,58 @@ def filesystem(root: str):
     return fs, base.rstrip("/")
 
 
+class LakeFS:
+    """The few file operations the commit needs, on the lake through pyarrow. ``move`` is an atomic
+    rename on a local disk and HDFS; on an object store it is a copy then a delete, and readers still
+    see whole objects only, because an object appears when its copy completes (spark/commit.py)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._fs, self._base = filesystem(root)
+
+    def _path(self, uri: str) -> str:
+        if not uri.startswith(self.root):
+            raise ValueError(f"{uri} is outside the lake {self.root}")
+        return self._base + uri[len(self.root) :]
+
+    def _uri(self, path: str) -> str:
+        return self.root + path[len(self._base) :]
+
+    def glob(self, pattern: str) -> list[str]:
+        """Files matching ``folder/*/*/name*.parquet``-style patterns (``*`` never crosses a ``/``)."""
+        import fnmatch
+
+        import pyarrow.fs as pafs
+
+        folder = self._path(pattern.split("*", 1)[0].rsplit("/", 1)[0])
+        wanted = self._path(pattern)
+        depth = wanted.count("/")
+        found = self._fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True, recursive=True))
+        return [
+            self._uri(info.path)
+            for info in found
+            if info.type == pafs.FileType.File and info.path.count("/") == depth and fnmatch.fnmatch(info.path, wanted)
+        ]
+
+    def rename(self, src: str, dst: str) -> None:
+        target = self._path(dst)
+        if self._fs.type_name == "local":  # object stores have no folders to make
+            self._fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+        self._fs.move(self._path(src), target)  # replaces dst: a replayed batch overwrites
+
+    def delete(self, uri: str, recursive: bool = True) -> None:
+        import pyarrow.fs as pafs
+
+        path = self._path(uri)
+        info = self._fs.get_file_info(path)
+        if info.type == pafs.FileType.Directory and recursive:
+            self._fs.delete_dir(path)
+        elif info.type == pafs.FileType.File:
+            self._fs.delete_file(path)
+
+
 class HadoopFS:
-    """The few file operations the commit needs, through Hadoop's FileSystem (local, s3a, ...)."""
+    """Reads the checkpoint (local, HDFS, ...) through Hadoop's FileSystem, as Spark does."""
 
     def __init__(self, spark, root: str) -> None:
         jvm = spark.sparkContext._jvm
@@ -42,23 +93,10 @@ class HadoopFS:
             fs = self._Path(root).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
         except Exception as exc:  # Py4JJavaError: a scheme without its connector on the classpath
             reason = exc.java_exception.getMessage() if hasattr(exc, "java_exception") else str(exc)
-            raise LakeRootError(f"lake root {root}: {reason} (is its Hadoop connector on the classpath?)") from None
-        # The local FS keeps a hidden .crc beside each file and renames it along; the lake wants
-        # the data files only (the .crc files stay in _staging and are deleted with it).
-        checksummed = jvm.org.apache.hadoop.fs.ChecksumFileSystem
-        self._fs = fs.getRawFileSystem() if checksummed._java_lang_class.isInstance(fs) else fs
-
-    def glob(self, pattern: str) -> list[str]:
-        found = self._fs.globStatus(self._Path(pattern))
-        return [] if found is None else [str(s.getPath().toString()) for s in found]
-
-    def rename(self, src: str, dst: str) -> None:
-        dst_path = self._Path(dst)
-        self._fs.mkdirs(dst_path.getParent())
-        if self._fs.exists(dst_path):
-            self._fs.delete(dst_path, False)
-        if not self._fs.rename(self._Path(src), dst_path):
-            raise OSError(f"rename {src} -> {dst} failed")
+            raise LakeRootError(
+                f"checkpoint root {root}: {reason} (is its Hadoop connector on the classpath?)"
+            ) from None
+        self._fs = fs
 
     def read_text(self, path: str) -> str:
         stream = self._fs.open(self._Path(path))
@@ -66,6 +104,3 @@ class HadoopFS:
             return bytes(stream.readAllBytes()).decode()
         finally:
             stream.close()
-
-    def delete(self, path: str, recursive: bool = True) -> None:
-        self._fs.delete(self._Path(path), recursive)

@@ -93,7 +93,8 @@ class _StagedFiles:
         writer = self._writers.get(key)
         if writer is None:
             path = f"{self.base}/{self.relative_path(key)}"
-            self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+            if self.fs.type_name == "local":  # object stores have no folders to make
+                self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
             writer = pq.ParquetWriter(
                 self.fs.open_output_stream(path), self.schemas[key[0]], compression="snappy", coerce_timestamps="us"
             )
