@@ -50,6 +50,7 @@ class Settings:
     duckdb_path: Path | None = None
     marts_every_s: int = 60
     dashboard_port: int = 8501
+    glue_database: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -66,6 +67,7 @@ class Settings:
             duckdb_path=Path(os.environ.get("SMARTCITY_DUCKDB_PATH") or data_dir / "smartcity.duckdb").resolve(),
             marts_every_s=_int("SMARTCITY_MARTS_EVERY", 60, allow_zero=True),
             dashboard_port=_int("SMARTCITY_DASHBOARD_PORT", 8501),
+            glue_database=os.environ.get("SMARTCITY_GLUE_DATABASE") or None,
         )
 
     @property

@@ -32,6 +32,7 @@ import time
 from pyspark.sql import DataFrame, SparkSession
 
 from contract import lake
+from spark.catalog import GluePartitions
 from spark.filesystems import HadoopFS, LakeFS
 from spark.metrics import BatchStats, MetricsSink
 
@@ -68,8 +69,17 @@ class BatchCommitter:
     """The ``foreachBatch`` function of one stream. The batch DataFrame has one row per staged
     file; collecting it runs the tasks that read, parse and stage the records."""
 
-    def __init__(self, spark: SparkSession, stream: str, lake_root: str, checkpoint: str, metrics: MetricsSink) -> None:
+    def __init__(
+        self,
+        spark: SparkSession,
+        stream: str,
+        lake_root: str,
+        checkpoint: str,
+        metrics: MetricsSink,
+        partitions: GluePartitions | None = None,
+    ) -> None:
         self.stream = stream
+        self.partitions = partitions
         self.checkpoint = checkpoint
         self._run_id: str | None = None
         self.lake_root = lake_root
@@ -87,6 +97,8 @@ class BatchCommitter:
             self._run_id = query_id(self.checkpoints, self.checkpoint)
         files = [(r.zone, r.file, r.event_date.isoformat(), r.event_hour) for r in staged]
         committed = commit_batch(self.fs, self.lake_root, self.stream, batch_id, self._run_id, files)
+        if self.partitions is not None:
+            self._register(files)
         stats = BatchStats(
             self.stream,
             batch_id,
@@ -98,3 +110,14 @@ class BatchCommitter:
         self.metrics.record_batch(stats)
         if stats.rows or stats.quarantined:
             log.info("batch stream=%s id=%d raw=%d quarantined=%d files=%d ms=%d", *stats.as_tuple())
+
+    def _register(self, files: list[tuple[str, str, str, int]]) -> None:
+        """Glue partitions for Spectrum. A failure here loses nothing (the files are committed) and
+        must not stop the stream: it is logged, and `smartcity aws sync-partitions` repairs it."""
+        try:
+            for zone in lake.ZONES:
+                hours = {(day, hour) for z, _, day, hour in files if z == zone}
+                if hours:
+                    self.partitions.register(zone, self.stream, hours)
+        except Exception as exc:
+            log.warning("stream=%s Glue partitions not registered: %s", self.stream, exc)

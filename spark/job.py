@@ -48,6 +48,7 @@ class StreamOptions:
     event_time_bounds: EventTimeBounds = field(default_factory=EventTimeBounds)
     bind_address: str = "127.0.0.1"
     ui: bool = False
+    glue_database: str | None = None  # register each new hour in Glue (Redshift Spectrum)
     extra_conf: dict[str, str] = field(default_factory=dict)
 
     def source_options(self) -> dict[str, str]:
@@ -172,6 +173,7 @@ class Application:
         self._stop = threading.Event()
 
     def start(self) -> None:
+        from spark.catalog import GluePartitions
         from spark.commit import BatchCommitter
         from spark.kafka_source import KafkaOffsetsDataSource
 
@@ -180,7 +182,12 @@ class Application:
             self.spark.dataSource.register(KafkaOffsetsDataSource)  # once per session, for every query
         for stream in self.options.streams:
             checkpoint = f"{self.options.checkpoint_root}/{stream}"
-            committer = BatchCommitter(self.spark, stream, self.options.lake_root, checkpoint, self.metrics)
+            partitions = (
+                GluePartitions(self.options.glue_database, self.options.lake_root)
+                if self.options.glue_database
+                else None
+            )
+            committer = BatchCommitter(self.spark, stream, self.options.lake_root, checkpoint, self.metrics, partitions)
             query = (
                 staged_stream(self.spark, self.options, stream)
                 .writeStream.queryName(stream)

@@ -12,13 +12,13 @@ import sys
 
 from ingestion.producer import BrokerUnreachable
 from smartcity.broker import BrokerError
-from smartcity.cli import broker, compact, dashboard, simulate, stream, up
+from smartcity.cli import aws, broker, compact, dashboard, simulate, stream, up
 from smartcity.cli.args import Parser
 from smartcity.config import ConfigError, Settings
 from smartcity.locking import AlreadyRunning
 from spark.errors import LakeRootError, QueryFailed
 
-COMMANDS = (simulate, broker, stream, compact, up, dashboard)
+COMMANDS = (simulate, broker, stream, compact, up, dashboard, aws)
 ONE_LINE_ERRORS = (ConfigError, LakeRootError, BrokerUnreachable, BrokerError, ValueError, QueryFailed, AlreadyRunning)
 
 
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
     )
-    for noisy in ("kafka", "py4j"):
+    for noisy in ("kafka", "py4j", "botocore", "boto3"):
         logging.getLogger(noisy).setLevel(logging.WARNING if args.verbose else logging.ERROR)
     try:
         return args.run(args, Settings.from_env())

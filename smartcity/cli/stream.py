@@ -106,6 +106,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         ),
         bind_address=args.bind_address or settings.bind_address,
         ui=args.ui,
+        glue_database=settings.glue_database,
         extra_conf=auth_conf(settings.spark_auth_secret),
     )
     with exclusive(settings.checkpoint_root, "checkpoint folder"):

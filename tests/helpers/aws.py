@@ -24,6 +24,11 @@ class MotoEndpoint:
             "AWS_REGION": REGION,
         }
 
+    def reset(self) -> None:
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=10).close()
+
     def client(self, service: str):
         import boto3
 

@@ -15,6 +15,7 @@ import pyarrow.fs as pafs
 import pytest
 
 from contract import BY_NAME, topic_name
+from contract.catalog import PARTITION_KEYS, tables
 from ingestion.fleet import FleetConfig
 from smartcity.broker import EmbeddedBroker, ensure_topics
 from tests.conftest import START
@@ -27,12 +28,24 @@ pytestmark = [pytest.mark.spark, pytest.mark.broker]
 PREFIX = "s3lake_"
 STREAMS = ("vehicle", "gps")
 BUCKET = "smartcity-lake"
+GLUE_DATABASE = "lake_raw"
 
 
 @pytest.fixture(scope="module")
 def s3() -> Iterator[MotoEndpoint]:
     with moto_endpoint() as endpoint:
+        endpoint.reset()
         endpoint.client("s3").create_bucket(Bucket=BUCKET)
+        glue = endpoint.client("glue")
+        glue.create_database(DatabaseInput={"Name": GLUE_DATABASE})
+        for table in tables():
+            glue.create_table(
+                DatabaseName=GLUE_DATABASE,
+                TableInput={
+                    "Name": table.name,
+                    "PartitionKeys": [{"Name": n, "Type": t} for n, t, _ in PARTITION_KEYS],
+                },
+            )
         yield endpoint
 
 
@@ -41,7 +54,7 @@ def keys(s3: MotoEndpoint, prefix: str) -> list[str]:
     return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
 
-def stream(s3: MotoEndpoint, bootstrap: str, tmp_path, lake_root: str) -> subprocess.Popen:
+def stream(s3: MotoEndpoint, bootstrap: str, tmp_path, lake_root: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
         command(
             "stream",
@@ -56,7 +69,7 @@ def stream(s3: MotoEndpoint, bootstrap: str, tmp_path, lake_root: str) -> subpro
             "8000",
         ),
         env=environment(
-            tmp_path, SMARTCITY_TOPIC_PREFIX=PREFIX, SMARTCITY_LAKE_ROOT=lake_root, **s3.env
+            tmp_path, SMARTCITY_TOPIC_PREFIX=PREFIX, SMARTCITY_LAKE_ROOT=lake_root, **s3.env, **env
         ),  # checkpoints stay in the local data folder
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -96,11 +109,17 @@ def test_the_job_lands_on_s3_exactly_once_through_a_sigkill(broker: EmbeddedBrok
     assert 0 < landed_before < sum(produced.values())
 
     # Hadoop's name for the same bucket: the restart continues where the killed run stopped.
-    final = stream(s3, broker.bootstrap, tmp_path, f"s3a://{BUCKET}/smartcity")
+    # With a Glue database configured, every hour committed is registered for Redshift Spectrum.
+    final = stream(s3, broker.bootstrap, tmp_path, f"s3a://{BUCKET}/smartcity", SMARTCITY_GLUE_DATABASE=GLUE_DATABASE)
     _, err = final.communicate(timeout=300)
     assert final.returncode == 0, err[-3000:]
+    glue = s3.client("glue")
     for name, n in produced.items():
         assert read_back(s3, name) == (n, n), name
+        folders = {k.rsplit("/", 1)[0] for k in keys(s3, f"smartcity/raw/{name}/") if k.endswith(".parquet")}
+        pages = glue.get_paginator("get_partitions").paginate(DatabaseName=GLUE_DATABASE, TableName=name)
+        registered = {p["StorageDescriptor"]["Location"] for page in pages for p in page["Partitions"]}
+        assert registered >= {f"s3://{BUCKET}/{folder}/" for folder in folders} and folders
     # pyarrow leaves empty folder markers (keys ending in "/") where it deleted the last object of
     # a "folder"; readers skip them. Data objects: none left in staging, only Parquet under raw/.
     assert [k for k in keys(s3, "smartcity/_staging/") if not k.endswith("/")] == []

@@ -1,0 +1,246 @@
+"""`smartcity aws` against moto's server (AWS cannot be reached from here): what up creates, that a
+second up changes nothing, that down removes exactly the stack's resources, and least privilege."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from cloud import deploy, iam
+from cloud.quicksight import DATA_SETS, dashboard_definition
+from cloud.resources import Clients
+from cloud.stack import RedshiftTarget, Stack
+from contract.catalog import tables
+from tests.helpers.aws import REGION, MotoEndpoint, moto_endpoint
+from tests.helpers.cli import command, environment
+
+ACCOUNT = "123456789012"  # moto's account
+PRINCIPAL = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:user/default/admin"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoEndpoint]:
+    with moto_endpoint() as endpoint:
+        endpoint.reset()  # moto's state is per process, not per server
+        for key, value in endpoint.env.items():
+            monkeypatch.setenv(key, value)
+        yield endpoint
+
+
+def make_stack(name: str = "smartcity", quicksight: bool = True) -> Stack:
+    return Stack(
+        name=name,
+        region=REGION,
+        account=ACCOUNT,
+        redshift=RedshiftTarget(workgroup="smartcity-wg", database="dev"),
+        quicksight_principal=PRINCIPAL if quicksight else None,
+    )
+
+
+def clients_for_moto() -> Clients:
+    """moto's Redshift Data API never finishes a statement; report the state AWS would reach."""
+    clients = Clients(REGION)
+
+    def finished(parsed, **_):
+        parsed["Status"] = "FINISHED"
+
+    clients("redshift-data").meta.events.register("after-call.redshift-data.DescribeStatement", finished)
+    return clients
+
+
+def actions(changes) -> dict[str, str]:
+    return {c.resource.label: c.action for c in changes}
+
+
+def test_up_creates_everything_then_a_second_up_changes_nothing(aws: MotoEndpoint) -> None:
+    stack, clients = make_stack(), clients_for_moto()
+    first = deploy.up(stack, clients, say=lambda _: None)
+    assert {a for label, a in actions(first).items() if "redshift" not in label} == {deploy.CREATE}
+    lines: list[str] = []
+    second = deploy.up(stack, clients, say=lines.append)
+    assert {a for label, a in actions(second).items() if "redshift" not in label} == {deploy.UNCHANGED}
+    assert lines[-1].endswith("nothing to do")
+
+    s3 = aws.client("s3")
+    bucket = stack.lake_bucket
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+    lifecycle = {
+        r["Filter"]["Prefix"]: r["Expiration"]["Days"]
+        for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    }
+    assert lifecycle == {"lake/_staging/": 2, "athena-results/": 14}
+
+    glue = aws.client("glue")
+    assert glue.get_database(Name="smartcity_marts")["Database"]["LocationUri"] == stack.marts_location
+    for table in tables():
+        got = glue.get_table(DatabaseName="smartcity_raw", Name=table.name)["Table"]
+        assert [(c["Name"], c["Type"]) for c in got["StorageDescriptor"]["Columns"]] == [
+            (n, t) for n, t, _ in table.columns
+        ]
+        assert [k["Name"] for k in got["PartitionKeys"]] == ["event_date", "event_hour"]
+        assert got["StorageDescriptor"]["Location"] == f"s3://{bucket}/lake/{table.zone}/{table.stream}/"
+        params = got["Parameters"]
+        assert params["projection.enabled"] == "true" and params["projection.event_date.range"].endswith(",NOW")
+        assert (params["projection.event_hour.type"], params["projection.event_hour.range"]) == ("integer", "0,23")
+
+    athena = aws.client("athena")
+    dbt_wg = athena.get_work_group(WorkGroup="smartcity-dbt")["WorkGroup"]["Configuration"]
+    dash_wg = athena.get_work_group(WorkGroup="smartcity-dashboards")["WorkGroup"]["Configuration"]
+    assert (dbt_wg["EnforceWorkGroupConfiguration"], dash_wg["EnforceWorkGroupConfiguration"]) == (False, True)
+    assert dash_wg["BytesScannedCutoffPerQuery"] >= 10 * 1024**2
+    assert dash_wg["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_S3"
+
+    qs = aws.client("quicksight")
+    source = qs.describe_data_source(AwsAccountId=ACCOUNT, DataSourceId="smartcity-athena")["DataSource"]
+    assert source["DataSourceParameters"]["AthenaParameters"]["WorkGroup"] == "smartcity-dashboards"
+    dashboards = qs.list_dashboards(AwsAccountId=ACCOUNT)["DashboardSummaryList"]
+    assert [d["DashboardId"] for d in dashboards] == ["smartcity-traffic"]
+
+
+def test_the_dashboard_definition_has_every_panel_and_the_heat_map_style() -> None:
+    definition = dashboard_definition(make_stack())
+    kinds = [next(iter(v)) for v in definition["Sheets"][0]["Visuals"]]
+    assert kinds.count("KPIVisual") == 4 and {"LineChartVisual", "BarChartVisual", "GeospatialMapVisual"} <= set(kinds)
+    geo = next(v["GeospatialMapVisual"] for v in definition["Sheets"][0]["Visuals"] if "GeospatialMapVisual" in v)
+    assert geo["ChartConfiguration"]["PointStyleOptions"]["SelectedPointStyle"] == "HEATMAP"
+    assert [d["Identifier"] for d in definition["DataSetIdentifierDeclarations"]] == list(DATA_SETS)
+
+
+def test_redshift_statements_create_the_external_schema_over_the_raw_database(aws: MotoEndpoint) -> None:
+    from botocore.stub import ANY, Stubber
+
+    stack, clients = make_stack(), Clients(REGION)
+    data = clients("redshift-data")
+    with Stubber(data) as stub:
+        for _ in range(2):
+            stub.add_response(
+                "execute_statement",
+                {"Id": "s1"},
+                {"Sql": ANY, "WorkgroupName": "smartcity-wg", "Database": "dev", "StatementName": "smartcity"},
+            )
+            stub.add_response("describe_statement", {"Id": "s1", "Status": "FINISHED"}, {"Id": "s1"})
+        from cloud.resources import SpectrumSchema
+
+        schema = SpectrumSchema(stack, clients)
+        schema.create()
+        stub.assert_no_pending_responses()
+    create, grant = schema.statements()
+    assert create.startswith(
+        "CREATE EXTERNAL SCHEMA IF NOT EXISTS smartcity_spectrum FROM DATA CATALOG DATABASE 'smartcity_raw'"
+    )
+    assert f"IAM_ROLE '{stack.role_arn('spectrum')}' REGION '{REGION}'" in create
+    assert grant == "GRANT USAGE ON SCHEMA smartcity_spectrum TO dbt"
+
+
+def test_down_removes_the_stack_and_nothing_else(aws: MotoEndpoint) -> None:
+    """QuickSight is left out here: moto has no delete_dashboard (the next test checks those requests)."""
+    clients = clients_for_moto()
+    other = make_stack("other", quicksight=False)
+    deploy.up(other, clients, say=lambda _: None)
+    aws.client("s3").create_bucket(Bucket="someone-elses-bucket")
+    aws.client("iam").create_role(RoleName="smartcity-unrelated", AssumeRolePolicyDocument="{}")
+    stack = make_stack(quicksight=False)
+    deploy.up(stack, clients, say=lambda _: None)
+    deploy.down(stack, clients, say=lambda _: None)
+    assert {a for label, a in actions(deploy.plan(stack, clients)).items() if "redshift" not in label} == {
+        deploy.CREATE
+    }
+    assert {a for label, a in actions(deploy.plan(other, clients)).items() if "redshift" not in label} == {
+        deploy.UNCHANGED
+    }
+    assert "someone-elses-bucket" in [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]]
+    assert aws.client("iam").get_role(RoleName="smartcity-unrelated")
+
+
+def test_down_deletes_the_quicksight_assets_dashboard_first() -> None:
+    from botocore.stub import Stubber
+
+    from cloud.quicksight import quicksight_resources
+
+    stack, clients = make_stack(), Clients(REGION)
+    qs = clients("quicksight")
+    with Stubber(qs) as stub:
+        stub.add_response("delete_dashboard", {}, {"AwsAccountId": ACCOUNT, "DashboardId": "smartcity-traffic"})
+        for mart in reversed(DATA_SETS):
+            stub.add_response("delete_data_set", {}, {"AwsAccountId": ACCOUNT, "DataSetId": f"smartcity-{mart}"})
+        stub.add_response("delete_data_source", {}, {"AwsAccountId": ACCOUNT, "DataSourceId": "smartcity-athena"})
+        for asset in reversed(quicksight_resources(stack, clients)):
+            asset.delete()
+        stub.assert_no_pending_responses()
+
+
+def test_every_policy_is_least_privilege() -> None:
+    stack = make_stack()
+    allowed_resources = (
+        f"arn:aws:s3:::{stack.lake_bucket}",
+        f"arn:aws:glue:{REGION}:{ACCOUNT}:catalog",
+        f"arn:aws:glue:{REGION}:{ACCOUNT}:database/smartcity_",
+        f"arn:aws:glue:{REGION}:{ACCOUNT}:table/smartcity_",
+        f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/smartcity-",
+    )
+    for actor in iam.ACTORS:
+        for statement in iam.policy(stack, actor)["Statement"]:
+            assert statement["Effect"] == "Allow"
+            for action in statement["Action"]:
+                service, name = action.split(":")
+                assert "*" not in name and service in ("s3", "glue", "athena"), (actor, action)
+            for resource in statement["Resource"]:
+                assert resource != "*" and resource.startswith(allowed_resources), (actor, resource)
+            if "s3:ListBucket" in statement["Action"]:
+                assert statement["Condition"]["StringLike"]["s3:prefix"], actor
+    writer = json.dumps(iam.policy(stack, "spark-writer"))
+    assert "athena:" not in writer and "glue:DeleteTable" not in writer
+    assert "s3:PutObject" not in json.dumps(iam.policy(stack, "spectrum"))
+
+
+def test_plan_from_the_command_line_against_moto(aws: MotoEndpoint, tmp_path) -> None:
+    run = subprocess.run(
+        command("aws", "plan"),
+        env=environment(tmp_path, **aws.env, SMARTCITY_QUICKSIGHT_PRINCIPAL=PRINCIPAL),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "create     s3 bucket smartcity-lake-123456789012-us-east-1" in run.stdout
+    assert "create     quicksight dashboard smartcity-traffic" in run.stdout
+    assert run.stdout.strip().splitlines()[-1].startswith("plan: 26 to create or change, 0 unchanged")
+    missing = subprocess.run(
+        command("aws", "plan"),
+        env=environment(tmp_path, AWS_REGION="", AWS_DEFAULT_REGION=""),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (missing.returncode, missing.stderr.strip()) == (
+        1,
+        "smartcity: error: no AWS region: pass --region or set AWS_REGION",
+    )
+
+
+def test_the_job_registers_partitions_and_sync_finds_the_rest(aws: MotoEndpoint) -> None:
+    from spark.catalog import GluePartitions
+
+    stack, clients = make_stack(), clients_for_moto()
+    deploy.up(stack, clients, say=lambda _: None)
+    partitions = GluePartitions(stack.raw_database, f"s3a://{stack.lake_bucket}/lake", clients("glue"))
+    hours = (
+        [("2026-11-23", h) for h in range(24)]
+        + [("2026-11-24", h) for h in range(24)] * 3
+        + [("2026-11-25", h) for h in range(60 - 24)]
+    )
+    assert partitions.register("raw", "vehicle", hours) == len(set(hours))
+    assert partitions.register("raw", "vehicle", hours) == 0  # known ones are not sent again
+    again = GluePartitions(stack.raw_database, f"s3://{stack.lake_bucket}/lake", clients("glue"))
+    assert again.register("raw", "vehicle", hours[:5]) == 0  # AWS answers "already exists": no error
+    pages = (
+        aws.client("glue").get_paginator("get_partitions").paginate(DatabaseName="smartcity_raw", TableName="vehicle")
+    )
+    got = [p for page in pages for p in page["Partitions"]]
+    assert len(got) == len(set(hours))
+    assert got[0]["StorageDescriptor"]["Location"].startswith(f"s3://{stack.lake_bucket}/lake/raw/vehicle/event_date=")
