@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
                 process.wait(120)
         print(f"watched the live page for {args.seconds:.0f} s (smartcity up at its defaults, refresh every 5 s)")
         log.flush()
-        builds = [line.split("msg=")[-1].strip() for line in Path(tmp, "up.log").open() if "smartcity.marts" in line]
+        lines = Path(tmp, "up.log").read_text().splitlines()
+        builds = [line.split("msg=")[-1].strip() for line in lines if "smartcity.marts" in line]
         print("refresher:", "; ".join(builds) or "no build finished")
         ages = event_ages(refreshes)
         if ages:

@@ -244,3 +244,38 @@ def test_the_job_registers_partitions_and_sync_finds_the_rest(aws: MotoEndpoint)
     got = [p for page in pages for p in page["Partitions"]]
     assert len(got) == len(set(hours))
     assert got[0]["StorageDescriptor"]["Location"].startswith(f"s3://{stack.lake_bucket}/lake/raw/vehicle/event_date=")
+
+
+def test_sync_finds_every_hour_the_lake_holds(aws: MotoEndpoint) -> None:
+    from spark.catalog import partitions_in_lake
+
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="lake-bucket")
+    for key in (
+        "lake/raw/vehicle/event_date=2026-11-24/event_hour=3/part-a.parquet",
+        "lake/raw/vehicle/event_date=2026-11-24/event_hour=3/part-b.parquet",
+        "lake/raw/vehicle/event_date=2026-11-24/event_hour=14/part-a.parquet",
+        "lake/quarantine/gps/event_date=2026-11-23/event_hour=0/part-a.parquet",
+        "lake/_staging/raw/vehicle/task/event_date=2026-11-25/event_hour=1/data.parquet",
+        "lake/raw/weather/event_date=2026-11-24/event_hour=5/",
+    ):
+        s3.put_object(Bucket="lake-bucket", Key=key, Body=b"")
+    assert partitions_in_lake("s3://lake-bucket/lake") == {
+        ("raw", "vehicle"): [("2026-11-24", 3), ("2026-11-24", 14)],
+        ("quarantine", "gps"): [("2026-11-23", 0)],
+    }
+
+
+def test_the_heat_map_data_set_tags_its_cells_as_coordinates() -> None:
+    from cloud.quicksight import DataSet, mart_columns
+
+    data_set = DataSet(make_stack(), Clients(REGION), "agg_route_heatmap", mart_columns()["agg_route_heatmap"])
+    request = data_set.request()
+    table = request["PhysicalTableMap"]["mart"]["RelationalTable"]
+    assert (table["Schema"], table["Name"]) == ("smartcity_marts", "agg_route_heatmap")
+    assert ("cell_lat", "DECIMAL") in [(c["Name"], c["Type"]) for c in table["InputColumns"]]
+    tags = {
+        t["TagColumnOperation"]["ColumnName"]: t["TagColumnOperation"]["Tags"][0]["ColumnGeographicRole"]
+        for t in request["LogicalTableMap"]["mart"]["DataTransforms"]
+    }
+    assert tags == {"cell_lat": "LATITUDE", "cell_lon": "LONGITUDE"}
