@@ -11,7 +11,7 @@ with mart as (
 staged as (
     select count(*) as readings
     from {{ ref('stg_smartcity__vehicle_readings') }}
-    where ingested_at <= (select built_up_to from mart)
+    where ingested_at <= (select mart.built_up_to from mart)
 )
 
 select
