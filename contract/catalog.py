@@ -5,24 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contract import lake
 from contract.events import BY_NAME
 from contract.lake import PARTITION_COLUMNS, QUARANTINE, RAW, STREAMS
 
-HIVE_TYPES = {"string": "string", "double": "double", "integer": "int", "timestamp": "timestamp"}
-KAFKA_COLUMNS = (
-    ("kafka_topic", "string", "Kafka topic the event was read from."),
-    ("kafka_partition", "int", "Kafka partition."),
-    ("kafka_offset", "bigint", "Offset in the partition."),
-    ("kafka_timestamp", "timestamp", "Kafka record timestamp (producer create time), UTC."),
-)
-INGESTED_AT = ("ingested_at", "timestamp", "When the Spark job wrote the event to the lake, UTC.")
+HIVE_TYPES = {"string": "string", "double": "double", "integer": "int", "bigint": "bigint", "timestamp": "timestamp"}
+ADDED_COLUMNS = tuple((n, HIVE_TYPES[t], d) for n, t, d in lake.ADDED_COLUMNS)
 QUARANTINE_COLUMNS = (
     ("raw_value", "string", "The record's value as received."),
     ("quarantine_reason", "string", "Why the record was not accepted: '<check>: <detail>'."),
-    *KAFKA_COLUMNS,
-    INGESTED_AT,
+    *ADDED_COLUMNS,
 )
-# Partition keys are folder names, never columns of the files (Spectrum refuses a key that is both).
+# Partition keys are folder names, never columns of the files (Spectrum refuses a key that is both);
+# the date is a string key in Glue, which Athena's date projection reads with its format.
 PARTITION_KEYS = (
     ("event_date", "string", "UTC date of event_time, yyyy-MM-dd."),
     ("event_hour", "int", "UTC hour of event_time, 0-23 (not zero-padded)."),
@@ -47,7 +42,7 @@ def columns(zone: str, stream: str) -> tuple[tuple[str, str, str], ...]:
     if zone == QUARANTINE:
         return QUARANTINE_COLUMNS
     fields = [(f.name, HIVE_TYPES[f.type], f.description) for f in BY_NAME[stream].fields]
-    return (*fields, *KAFKA_COLUMNS, INGESTED_AT)
+    return (*fields, *ADDED_COLUMNS)
 
 
 def tables() -> list[CatalogTable]:

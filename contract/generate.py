@@ -25,16 +25,15 @@ DBT_LAKE_ROOT = "env_var('SMARTCITY_LAKE_ROOT', '../data/lake')"
 
 _JSON_TYPES = {"string": "string", "double": "number", "integer": "integer", "timestamp": "string"}
 # Types of the columns as the Spark job writes them to Parquet (see spark/parse.py).
-PARQUET_TYPES = {"string": "varchar", "double": "double", "integer": "integer", "timestamp": "timestamp"}
-KAFKA_COLUMNS = (
-    ("kafka_topic", "varchar", "Kafka topic the event was read from."),
-    ("kafka_partition", "integer", "Kafka partition."),
-    ("kafka_offset", "bigint", "Offset in the partition: with topic and partition, where the event came from."),
-    ("kafka_timestamp", "timestamp", "Kafka record timestamp (producer create time), UTC."),
-    ("ingested_at", "timestamp", "When the Spark job wrote the event to the lake, UTC."),
-    ("event_date", "date", "Partition column: UTC date of event_time."),
-    ("event_hour", "integer", "Partition column: UTC hour of event_time."),
-)
+PARQUET_TYPES = {
+    "string": "varchar",
+    "double": "double",
+    "integer": "integer",
+    "bigint": "bigint",
+    "timestamp": "timestamp",
+    "date": "date",
+}
+KAFKA_COLUMNS = tuple((n, PARQUET_TYPES[t], d) for n, t, d in (*lake.ADDED_COLUMNS, *lake.PARTITION_COLUMN_TYPES))
 
 
 def json_schema(et: EventType) -> dict:

@@ -28,6 +28,19 @@ STAGING = "_staging"
 METRICS_FILE = "_metrics/progress.jsonl"
 MARTS = "_marts"
 PARTITION_COLUMNS = ("event_date", "event_hour")
+# Columns the job adds to every event it lands, as (name, type, description), in the contract's
+# types plus bigint and date; each catalog maps them to its own (dbt sources, Glue).
+ADDED_COLUMNS = (
+    ("kafka_topic", "string", "Kafka topic the event was read from."),
+    ("kafka_partition", "integer", "Kafka partition."),
+    ("kafka_offset", "bigint", "Offset in the partition: with topic and partition, where the event came from."),
+    ("kafka_timestamp", "timestamp", "Kafka record timestamp (producer create time), UTC."),
+    ("ingested_at", "timestamp", "When the Spark job wrote the event to the lake, UTC."),
+)
+PARTITION_COLUMN_TYPES = (
+    ("event_date", "date", "Partition column: UTC date of event_time."),
+    ("event_hour", "integer", "Partition column: UTC hour of event_time."),
+)
 STREAMS = tuple(BY_NAME)
 
 

@@ -279,3 +279,15 @@ def test_the_heat_map_data_set_tags_its_cells_as_coordinates() -> None:
         for t in request["LogicalTableMap"]["mart"]["DataTransforms"]
     }
     assert tags == {"cell_lat": "LATITUDE", "cell_lon": "LONGITUDE"}
+
+
+def test_glue_columns_are_the_columns_the_job_writes() -> None:
+    import pyarrow as pa
+
+    from spark.stage import QUARANTINE_SCHEMA, raw_arrow_schema
+
+    hive = {pa.string(): "string", pa.float64(): "double", pa.int32(): "int", pa.int64(): "bigint"}
+    for table in tables():
+        written = raw_arrow_schema(table.stream) if table.zone == "raw" else QUARANTINE_SCHEMA
+        expected = [(f.name, "timestamp" if pa.types.is_timestamp(f.type) else hive[f.type]) for f in written]
+        assert [(n, t) for n, t, _ in table.columns] == expected, table.name
