@@ -68,9 +68,9 @@ def page_seconds(settings: Settings, repeat: int) -> list[float]:
                 page = browser.new_page(viewport={"width": 1600, "height": 2000})
                 began = time.perf_counter()
                 page.goto(f"http://127.0.0.1:{port}/?refresh=off")
-                page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=60_000)
+                page.wait_for_selector('.st-key-route_map [data-testid="stVegaLiteChart"] svg.marks', timeout=60_000)
                 page.wait_for_function(
-                    """() => document.querySelectorAll('[data-testid="stVegaLiteChart"]').length === 4
+                    """() => document.querySelectorAll('[data-testid="stVegaLiteChart"] svg.marks').length === 5
                         && document.querySelectorAll('[data-testid="stTable"]').length === 2""",
                     timeout=60_000,
                 )

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pandas as pd
-import pydeck as pdk
 import streamlit as st
 
 from dashboard.data import DashboardData
 from ingestion.route import Route
 
 REFRESH_S = 5
-BLANK_STYLE = "app/static/blank-style.json"
-HEAT_CELL_RADIUS_M = 2500  # about half a grid cell of agg_route_heatmap (dbt var grid_cell_deg = 0.05)
+MAP_HEIGHT_PX = 520
+DEFAULT_CELL_DEG = 0.05  # dbt var grid_cell_deg, used when the mart has a single cell
 SLOW_KMH, FAST_KMH = 20.0, 110.0  # the heat map's colour ramp: red at or below SLOW, green at or above FAST
 
 st.set_page_config(page_title="smartcity: Boston to New York", layout="wide")
@@ -50,46 +50,92 @@ def kpi_panel() -> None:
         )
 
 
-def heat_colors(heat: pd.DataFrame) -> pd.DataFrame:
-    """Each grid cell coloured by its average speed (red: jams, green: free flow), more opaque where busier."""
-    share = ((heat["avg_speed_kmh"].fillna(SLOW_KMH) - SLOW_KMH) / (FAST_KMH - SLOW_KMH)).clip(0, 1)
-    busy = heat["position_events"] / max(int(heat["position_events"].max()), 1)
-    colors = [[int(230 * (1 - s)), int(190 * s), 40, int(70 + 150 * b)] for s, b in zip(share, busy, strict=True)]
-    return heat.assign(color=colors)
+def cell_size_deg(heat: pd.DataFrame) -> float:
+    """The mart's grid step (dbt var grid_cell_deg), read off the cells: the route is continuous, so
+    neighbouring cells exist and the smallest gap between corners is one cell."""
+    gaps = np.diff(np.unique(np.concatenate([heat["cell_lat"].to_numpy(), heat["cell_lon"].to_numpy()])))
+    gaps = gaps[gaps > 1e-9]
+    return float(gaps.min()) if len(gaps) else DEFAULT_CELL_DEG
+
+
+def heat_cells(heat: pd.DataFrame) -> list[dict]:
+    """The heat-map mart's cells as GeoJSON squares (lower-left corner plus one step). Rings run
+    clockwise: Vega's spherical geometry fills the outside of a counter-clockwise ring."""
+    step = cell_size_deg(heat)
+    cells = []
+    for row in heat.itertuples(index=False):
+        lat0, lon0 = float(row.cell_lat), float(row.cell_lon)
+        lat1, lon1 = lat0 + step, lon0 + step
+        ring = [[lon0, lat0], [lon0, lat1], [lon1, lat1], [lon1, lat0], [lon0, lat0]]
+        speed = None if pd.isna(row.avg_speed_kmh) else round(float(row.avg_speed_kmh), 1)
+        cells.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {
+                    "avg_speed_kmh": speed,
+                    "events": int(row.position_events),
+                    "incidents": int(row.incidents),
+                },
+            }
+        )
+    return cells
 
 
 def map_panel() -> None:
-    route = pd.DataFrame({"path": [[[lon, lat] for lat, lon in Route().waypoints]]})
-    layers = [pdk.Layer("PathLayer", route, get_path="path", get_color=[90, 90, 90], width_min_pixels=3)]
+    """Route, heat-map cells and vehicles on one Vega-Lite map (Mercator, canvas). No base-map tiles:
+    they come from other hosts (none offline, and a local tool should not call out); the route draws the
+    geography. Canvas, not WebGL: in software rendering deck.gl's start-up alone took ~1.7 s per page."""
+    route = {
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": [[lon, lat] for lat, lon in Route().waypoints]},
+    }
+    layers: list[dict] = [
+        {
+            "data": {"values": [route]},
+            "mark": {"type": "geoshape", "filled": False, "stroke": "#5a5a5a", "strokeWidth": 3},
+        }
+    ]
     heat = data.heatmap()
     if heat is not None and len(heat):
-        # The mart's own grid cells as discs, not deck.gl's HeatmapLayer: the picture is the mart's
-        # aggregation, and one layer type fewer keeps WebGL start-up short on software renderers.
+        speed = {
+            "field": "properties.avg_speed_kmh",
+            "type": "quantitative",
+            "title": "avg km/h",
+            "scale": {"domain": [SLOW_KMH, FAST_KMH], "range": ["#e62828", "#e6be28", "#1fa83a"], "clamp": True},
+        }
+        busy = {"field": "properties.events", "type": "quantitative", "legend": None, "scale": {"range": [0.35, 0.9]}}
+        tooltip = [
+            {"field": "properties.avg_speed_kmh", "title": "avg km/h"},
+            {"field": "properties.events", "title": "position events"},
+            {"field": "properties.incidents", "title": "incidents"},
+        ]
         layers.append(
-            pdk.Layer(
-                "ScatterplotLayer",
-                heat_colors(heat),
-                get_position=["cell_lon", "cell_lat"],
-                get_fill_color="color",
-                get_radius=HEAT_CELL_RADIUS_M,
-                pickable=True,
-            )
+            {
+                "data": {"values": heat_cells(heat)},
+                "mark": {"type": "geoshape", "stroke": None},
+                "encoding": {"color": speed, "opacity": busy, "tooltip": tooltip},
+            }
         )
+    positions = data.positions()
+    vehicles = [
+        {"vehicle_id": r.vehicle_id, "lat": float(r.lat), "lon": float(r.lon), "speed_kmh": float(r.speed_kmh)}
+        for r in positions.itertuples(index=False)
+    ]
     layers.append(
-        pdk.Layer(
-            "ScatterplotLayer",
-            data.positions(),
-            get_position=["lon", "lat"],
-            get_fill_color=[30, 60, 200],
-            radius_min_pixels=4,
-            pickable=True,
-        )
+        {
+            "data": {"values": vehicles},
+            "mark": {"type": "circle", "color": "#1e3cc8", "size": 50, "opacity": 1, "tooltip": True},
+            "encoding": {
+                "longitude": {"field": "lon", "type": "quantitative"},
+                "latitude": {"field": "lat", "type": "quantitative"},
+            },
+        }
     )
-    view = pdk.ViewState(latitude=41.55, longitude=-72.5, zoom=6.3)
-    # No base map: tiles come from other hosts (none offline, and a local tool should not call out);
-    # the route draws the geography. The blank style is served by this app (dashboard/static/).
-    deck = pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, map_style=BLANK_STYLE)
-    st.pydeck_chart(deck)
+    spec = {"height": MAP_HEIGHT_PX, "projection": {"type": "mercator"}, "layer": layers}
+    with st.container(key="route_map"):
+        st.subheader("Route, latest vehicle positions, average speed per grid cell")
+        st.vega_lite_chart(spec, width="stretch")
 
 
 def vega_chart(where, frame: pd.DataFrame, mark: str, x: dict, y: dict, color: dict | None = None) -> None:
@@ -125,9 +171,21 @@ def history_panels() -> None:
     hour_bar = HOUR | {"type": "ordinal", "timeUnit": "utcyearmonthdatehours"}  # one bar per hour
     events = {"field": "incident_events", "type": "quantitative", "aggregate": "sum", "title": "events"}
     vega_chart(left, incidents, "bar", hour_bar, events, {"field": "type_and_status", "type": "nominal"})
-    right.subheader("Temperature by region (°C)")
+    right.subheader("Weather by region: temperature (°C, solid), precipitation (mm, dashed)")
+    region = {"field": "region", "type": "nominal"}
     celsius = {"field": "avg_temperature_c", "type": "quantitative", "title": "°C"}
-    vega_chart(right, data.weather(), "line", HOUR, celsius, {"field": "region", "type": "nominal"})
+    rain = {"field": "avg_precipitation_mm", "type": "quantitative", "title": "mm"}
+    weather = {
+        "layer": [
+            {"mark": {"type": "line", "tooltip": True}, "encoding": {"x": HOUR, "y": celsius, "color": region}},
+            {
+                "mark": {"type": "line", "strokeDash": [4, 3], "tooltip": True},
+                "encoding": {"x": HOUR, "y": rain | {"axis": {"orient": "right"}}, "color": region},
+            },
+        ],
+        "resolve": {"scale": {"y": "independent"}},
+    }
+    right.vega_lite_chart(data.weather(), weather, width="stretch")
 
 
 def health_panels() -> None:

@@ -31,7 +31,6 @@ def command(settings: Settings, port: int | None = None) -> tuple[list[str], dic
         "--server.address", settings.bind_address,
         "--server.port", str(port or settings.dashboard_port),
         "--server.headless", "true",
-        "--server.enableStaticServing", "true",
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",

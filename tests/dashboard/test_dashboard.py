@@ -241,12 +241,19 @@ def test_every_panel_renders_in_a_real_browser_from_loopback(site: Site, served,
         f"Newest event on screen: sent {sent} UTC"
         in page.locator('[data-testid="stCaptionContainer"]').first.inner_text()
     )
-    page.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=30_000)  # drawn last
+    page.wait_for_selector('.st-key-route_map [data-testid="stVegaLiteChart"] svg.marks', timeout=30_000)
     counts = page.evaluate(
-        """() => Object.fromEntries(['stVegaLiteChart', 'stDeckGlJsonChart', 'stTable'].map(
+        """() => Object.fromEntries(['stVegaLiteChart', 'stTable'].map(
             id => [id, document.querySelectorAll(`[data-testid="${id}"]`).length]))"""
     )
-    assert counts == {"stVegaLiteChart": 4, "stDeckGlJsonChart": 1, "stTable": 2}
+    assert counts == {"stVegaLiteChart": 5, "stTable": 2}  # the map and four charts
+    drawn = page.evaluate(
+        """() => Object.fromEntries(['shape', 'symbol'].map(mark => [mark,
+            document.querySelectorAll(`.st-key-route_map svg .mark-${mark} path`).length]))"""
+    )
+    # The route and one square per heat-map cell; one dot per vehicle.
+    assert drawn == {"shape": 1 + len(site.data.heatmap()), "symbol": len(site.data.positions())}
+    assert drawn["symbol"] == kpis.vehicles_on_road > 0
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
     assert outside == [], f"the page loaded from other hosts: {outside[:5]}"
