@@ -10,6 +10,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 VEHICLES ?= 20
 SPEEDUP ?= 20
 DURATION ?=
+CLUSTER ?=
 
 .PHONY: help install lock stream dashboard simulate broker-start broker-stop test lint bench dbt-build docs clean
 
@@ -31,8 +32,8 @@ lock: $(STAMP)  ## re-resolve requirements.lock from the ranges in pyproject.tom
 	$(BIN)/pip-compile --quiet --extra fast --extra cloud --extra dev --strip-extras --no-emit-index-url \
 		-o requirements.lock pyproject.toml
 
-stream: $(STAMP)  ## broker + Spark job + simulator until Ctrl-C (DURATION=seconds to stop)
-	$(BIN)/smartcity up --vehicles $(VEHICLES) --speedup $(SPEEDUP) $(if $(DURATION),--duration $(DURATION))
+stream: $(STAMP)  ## broker + Spark job + simulator until Ctrl-C (DURATION=seconds to stop; CLUSTER=1: the job on `smartcity cluster start`'s cluster)
+	$(BIN)/smartcity up --vehicles $(VEHICLES) --speedup $(SPEEDUP) $(if $(DURATION),--duration $(DURATION)) $(if $(CLUSTER),--cluster)
 
 dashboard: $(STAMP)  ## the live dashboard on http://127.0.0.1:8501 (run it beside `make stream`)
 	$(BIN)/smartcity dashboard

@@ -82,10 +82,12 @@ class MetricsTail:
         return rows
 
 
-def job_command(bootstrap: str, embedded: bool, speedup: float, duration_s: float | None) -> list[str]:
+def job_command(
+    bootstrap: str, embedded: bool, speedup: float, duration_s: float | None, master: str = "local[*]"
+) -> list[str]:
     # An accelerated fleet runs ahead of the wall clock: (speedup - 1) seconds per wall second.
     lead = (speedup - 1) * (duration_s if duration_s else FLEET_SPAN_S / speedup)
-    command = [sys.executable, "-m", "smartcity", "stream", "--bootstrap", bootstrap]
+    command = [sys.executable, "-m", "smartcity", "stream", "--bootstrap", bootstrap, "--master", master]
     command += ["--max-event-time-ahead", str(MAX_CLOCK_SKEW_S + max(lead, 0))]
     if embedded:
         # A new embedded broker starts empty: offsets in an earlier run's checkpoint are gone. Go on
@@ -95,8 +97,18 @@ def job_command(bootstrap: str, embedded: bool, speedup: float, duration_s: floa
 
 
 class Orchestrator:
-    def __init__(self, settings: Settings, *, vehicles: int, speedup: float, duration_s: float | None, seed: int):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        vehicles: int,
+        speedup: float,
+        duration_s: float | None,
+        seed: int,
+        master: str = "local[*]",
+    ):
         self.settings = settings
+        self.master = master
         self.vehicles, self.speedup, self.duration_s, self.seed = vehicles, speedup, duration_s, seed
         self.phase = "starting"
         self.stop_signal: int | None = None
@@ -151,11 +163,11 @@ class Orchestrator:
                 say(f"embedded broker (tansu) at {bootstrap}")
             ensure_topics(bootstrap, self.settings.topic_prefix, self.settings.topic_partitions)
             self.job = subprocess.Popen(
-                job_command(bootstrap, self.broker is not None, self.speedup, self.duration_s),
+                job_command(bootstrap, self.broker is not None, self.speedup, self.duration_s, self.master),
                 env=os.environ.copy(),
                 **children.isolated(),
             )
-            say(f"spark job pid {self.job.pid}; lake {self.settings.lake_root}")
+            say(f"spark job pid {self.job.pid} on {self.master}; lake {self.settings.lake_root}")
             threading.Thread(target=self._report, daemon=True).start()
             threading.Thread(target=self._watch, daemon=True).start()
             if self.settings.marts_every_s:
@@ -279,6 +291,11 @@ class Orchestrator:
         )
 
 
-def run_all(settings: Settings, *, vehicles: int, speedup: float, duration_s: float | None, seed: int) -> int:
+def run_all(
+    settings: Settings, *, vehicles: int, speedup: float, duration_s: float | None, seed: int, master: str = "local[*]"
+) -> int:
     with exclusive(settings.data_dir, "data folder"):
-        return Orchestrator(settings, vehicles=vehicles, speedup=speedup, duration_s=duration_s, seed=seed).run()
+        orchestrator = Orchestrator(
+            settings, vehicles=vehicles, speedup=speedup, duration_s=duration_s, seed=seed, master=master
+        )
+        return orchestrator.run()

@@ -12,14 +12,24 @@ import sys
 
 from ingestion.producer import BrokerUnreachable
 from smartcity.broker import BrokerError
-from smartcity.cli import aws, broker, compact, dashboard, simulate, stream, up
+from smartcity.cli import aws, broker, cluster, compact, dashboard, simulate, stream, up
 from smartcity.cli.args import Parser
+from smartcity.cluster import ClusterError
 from smartcity.config import ConfigError, Settings
 from smartcity.locking import AlreadyRunning
 from spark.errors import LakeRootError, QueryFailed
 
-COMMANDS = (simulate, broker, stream, compact, up, dashboard, aws)
-ONE_LINE_ERRORS = (ConfigError, LakeRootError, BrokerUnreachable, BrokerError, ValueError, QueryFailed, AlreadyRunning)
+COMMANDS = (simulate, broker, stream, compact, up, cluster, dashboard, aws)
+ONE_LINE_ERRORS = (
+    ConfigError,
+    LakeRootError,
+    BrokerUnreachable,
+    BrokerError,
+    ValueError,
+    QueryFailed,
+    AlreadyRunning,
+    ClusterError,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,9 +20,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--speedup", type=positive(float), default=20.0, help="simulated seconds per wall second")
     up.add_argument("--duration", type=positive(float), help="stop after this many wall seconds")
     up.add_argument("--seed", type=int, default=42, help="random seed")
+    where = up.add_mutually_exclusive_group()
+    where.add_argument("--master", default="local[*]", help="Spark master URL for the job (default local[*])")
+    where.add_argument(
+        "--cluster",
+        action="store_true",
+        help="run the job on the cluster of `smartcity cluster start` (what `make stream CLUSTER=1` runs)",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from smartcity.cluster import master_url_or_fail
     from smartcity.orchestrator import run_all
 
-    return run_all(settings, vehicles=args.vehicles, speedup=args.speedup, duration_s=args.duration, seed=args.seed)
+    master = master_url_or_fail(settings) if args.cluster else args.master
+    return run_all(
+        settings, vehicles=args.vehicles, speedup=args.speedup, duration_s=args.duration, seed=args.seed, master=master
+    )
