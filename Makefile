@@ -12,7 +12,7 @@ SPEEDUP ?= 20
 DURATION ?=
 CLUSTER ?=
 
-.PHONY: help install lock stream dashboard simulate broker-start broker-stop test lint bench dbt-build docs clean
+.PHONY: help install lock stream dashboard simulate broker-start broker-stop cluster-start cluster-stop cluster-up cluster-down test lint bench dbt-build docs clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -46,6 +46,19 @@ broker-start: $(STAMP)  ## start the embedded broker in the background
 
 broker-stop: $(STAMP)  ## stop the embedded broker
 	$(BIN)/smartcity broker stop
+
+cluster-start: $(STAMP)  ## a local Spark standalone cluster (master + 2 workers) for `make stream CLUSTER=1`
+	$(BIN)/smartcity cluster start
+
+cluster-stop: $(STAMP)  ## stop the local Spark cluster
+	$(BIN)/smartcity cluster stop
+
+cluster-up:  ## docker compose: KRaft Kafka, Spark master + 2 workers, object store, job, simulator (needs .env)
+	@test -f .env || { echo "copy .env.example to .env and set its two secrets first"; exit 1; }
+	docker compose up -d --build
+
+cluster-down:  ## stop the docker compose deployment (data volumes kept; `docker compose down -v` drops them)
+	docker compose down
 
 lint: $(STAMP)  ## ruff, the import layers (import-linter), generated files up to date
 	$(BIN)/ruff check .

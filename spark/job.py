@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -68,9 +69,11 @@ def build_session(options: StreamOptions):
 
     # Read by PySpark for UDFs and by the JVM (which inherits it) for Python data sources.
     os.environ["PYSPARK_PYTHON"] = worker_python()
-    # The address Spark's web UI binds to, and the one it picks instead of asking the hostname
-    # (which warns "resolves to a loopback address" and may choose the LAN address).
-    os.environ["SPARK_LOCAL_IP"] = options.bind_address
+    wildcard = options.bind_address in ("0.0.0.0", "::")
+    if not wildcard:
+        # The address Spark's web UI binds to, and the one it picks instead of asking the hostname
+        # (which warns "resolves to a loopback address" and may choose the LAN address).
+        os.environ["SPARK_LOCAL_IP"] = options.bind_address
     builder = (
         SparkSession.builder.appName("smartcity-stream")
         .master(options.master)
@@ -91,8 +94,9 @@ def build_session(options: StreamOptions):
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
     )
-    if options.bind_address not in ("0.0.0.0", "::"):
-        builder = builder.config("spark.driver.host", options.bind_address)
+    # Executors connect back to the driver: by the bound address, or by this host's name when the
+    # driver listens on every interface (a container: its name on the compose network).
+    builder = builder.config("spark.driver.host", socket.gethostname() if wildcard else options.bind_address)
     for key, value in options.extra_conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

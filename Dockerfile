@@ -1,0 +1,32 @@
+# The project's image: the simulator, the Spark job (driver), the Spark master and workers, and the
+# dashboard all run from it, so the driver and every executor share one pyspark and one Python
+# environment (the Kafka source and the stager run in the executors' Python workers).
+FROM python:3.11.14-slim-bookworm
+
+# Java for Spark; procps for Spark's scripts (ps); curl for healthchecks.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless procps curl \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /opt/smartcity
+COPY requirements.lock pyproject.toml ./
+RUN pip install --no-cache-dir -r requirements.lock
+COPY contract/ contract/
+COPY ingestion/ ingestion/
+COPY spark/ spark/
+COPY cloud/ cloud/
+COPY dashboard/ dashboard/
+COPY smartcity/ smartcity/
+COPY dbt_project/ dbt_project/
+RUN pip install --no-cache-dir --no-deps -e . \
+    && useradd --create-home --uid 10001 smartcity \
+    && mkdir -p /data/lake && chown -R smartcity /data
+
+ENV SPARK_HOME=/usr/local/lib/python3.11/site-packages/pyspark \
+    PYSPARK_PYTHON=/usr/local/bin/smartcity-spark-python \
+    SMARTCITY_DATA_DIR=/data \
+    DBT_PROFILES_DIR=/opt/smartcity/dbt_project \
+    DBT_SEND_ANONYMOUS_USAGE_STATS=False
+USER smartcity
+ENTRYPOINT ["smartcity"]
+CMD ["--help"]
