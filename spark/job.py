@@ -141,8 +141,6 @@ def staged_stream(spark, options: StreamOptions, stream: str):
     The native connector yields (key, value, topic, partition, offset, timestamp) and the tasks
     stage them in ``mapInArrow``; the Python source stages them inside its reader, so records
     are read, parsed and written by one Python worker and never cross into the JVM."""
-    from spark.stage import STAGED_DDL, stager
-
     topic = topic_name(BY_NAME[stream], options.topic_prefix)
     use_native = options.source == "native" or (options.source == "auto" and native_kafka_available(spark))
     if use_native and not native_kafka_available(spark):
@@ -161,9 +159,17 @@ def staged_stream(spark, options: StreamOptions, stream: str):
     )
     log.info("topic %s: %s kafka source", topic, "native" if use_native else "python")
     if use_native:
-        records = reader.load().select("key", "value", "topic", "partition", "offset", "timestamp")
-        return records.mapInArrow(stager(stream, options.lake_root, options.event_time_bounds), STAGED_DDL)
+        return stage_native(reader.load(), stream, options)
     return reader.option("landAs", stream).option("lakeRoot", options.lake_root).load()
+
+
+def stage_native(records, stream: str, options: StreamOptions):
+    """Rows of Spark's Kafka connector -> the staged files of spark/stage.py, in ``mapInArrow``:
+    the same stager, hence the same files, as the Python source runs inside its reader."""
+    from spark.stage import STAGED_DDL, stager
+
+    columns = records.select("key", "value", "topic", "partition", "offset", "timestamp")
+    return columns.mapInArrow(stager(stream, options.lake_root, options.event_time_bounds), STAGED_DDL)
 
 
 class Application:
