@@ -71,9 +71,10 @@ test: $(STAMP)  ## the whole suite: lint, layers, unit, integration (real broker
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)  ## benchmarks: producer (both backends), Spark ingest (drain rate, latency), dbt build, dashboard
+bench: $(STAMP)  ## benchmarks: producer (both backends), Spark ingest (drain rate, latency), drain on the local cluster vs local[2], dbt build, dashboard
 	$(BIN)/python -m bench.producer
 	$(BIN)/python -m bench.spark_ingest
+	$(BIN)/python -m bench.cluster_drain
 	$(BIN)/python -m bench.dbt_build
 	$(BIN)/python -m bench.dashboard
 	$(BIN)/python -m bench.dashboard_live

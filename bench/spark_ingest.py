@@ -69,7 +69,7 @@ def send_paced(bootstrap: str, records: list, rate: float, go: mp.Event) -> None
     producer.close()
 
 
-def options(bootstrap: str, work: Path, prefix: str, **overrides):
+def options(bootstrap: str, work: Path, prefix: str, master: str = "local[2]", **overrides):
     from spark.job import StreamOptions
 
     return StreamOptions(
@@ -77,7 +77,7 @@ def options(bootstrap: str, work: Path, prefix: str, **overrides):
         lake_root=(work / "lake").as_uri(),
         checkpoint_root=(work / "checkpoints").as_uri(),
         topic_prefix=prefix,
-        master="local[2]",
+        master=master,
         **overrides,
     )
 
