@@ -142,7 +142,9 @@ def vega_chart(where, frame: pd.DataFrame, mark: str, x: dict, y: dict, color: d
     """A Vega-Lite spec written out: st.line_chart and st.bar_chart build theirs through Altair, which
     takes longer per refresh than the queries behind the panels."""
     encoding = {"x": x, "y": y} | ({"color": color} if color else {})
-    where.vega_lite_chart(frame, {"mark": {"type": mark, "tooltip": True}, "encoding": encoding}, width="stretch")
+    # Lines carry points: the first hour of a run is a single point, which a bare line does not draw.
+    style = {"type": mark, "tooltip": True} | ({"point": True} if mark == "line" else {})
+    where.vega_lite_chart(frame, {"mark": style, "encoding": encoding}, width="stretch")
 
 
 HOUR = {"field": "hour_start", "type": "temporal", "title": "hour (UTC)"}
@@ -177,9 +179,12 @@ def history_panels() -> None:
     rain = {"field": "avg_precipitation_mm", "type": "quantitative", "title": "mm"}
     weather = {
         "layer": [
-            {"mark": {"type": "line", "tooltip": True}, "encoding": {"x": HOUR, "y": celsius, "color": region}},
             {
-                "mark": {"type": "line", "strokeDash": [4, 3], "tooltip": True},
+                "mark": {"type": "line", "point": True, "tooltip": True},
+                "encoding": {"x": HOUR, "y": celsius, "color": region},
+            },
+            {
+                "mark": {"type": "line", "strokeDash": [4, 3], "point": True, "tooltip": True},
                 "encoding": {"x": HOUR, "y": rain | {"axis": {"orient": "right"}}, "color": region},
             },
         ],
