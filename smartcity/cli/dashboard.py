@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from importlib.util import find_spec
 from pathlib import Path
@@ -43,7 +42,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     argv, env = command(settings, args.port)
     address = f"http://{settings.bind_address}:{args.port}" if args.port else settings.dashboard_url
     print(f"dashboard at {address} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-    try:
-        return subprocess.call(argv, env=env)
-    except KeyboardInterrupt:
-        return 130
+    # Become Streamlit: a SIGTERM to this command (a service manager, a test) then stops the server
+    # itself instead of orphaning it.
+    os.execve(argv[0], argv, env)

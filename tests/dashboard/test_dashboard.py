@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -192,6 +193,8 @@ def served(site: Site, tmp_path_factory: pytest.TempPathFactory):
     yield f"http://127.0.0.1:{port}", process
     process.terminate()
     process.wait(20)
+    with pytest.raises(OSError):  # SIGTERM to `smartcity dashboard` stopped the server, not only the command
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
 @pytest.fixture(scope="module")
