@@ -86,14 +86,16 @@ def run(
     validate: bool = True,
     progress: TextIO | None = sys.stderr,
     progress_every_s: float = 2.0,
+    summary: RunSummary | None = None,
 ) -> RunSummary:
-    """Produce the fleet's events; flushes and summarises on completion, Ctrl-C or SIGTERM."""
+    """Produce the fleet's events; flushes and summarises on completion, Ctrl-C or SIGTERM.
+    ``summary``, when given, is filled as the run goes (its ``per_topic`` counts live)."""
     topics = {name: topic_name(et, topic_prefix) for name, et in BY_NAME.items()}
     serializer = Serializer(validate=validate)
     events = Clock(speedup).paced(Fleet(fleet_config).run(duration_s))
     injector = FaultInjector(fault_config, serializer) if fault_config.any else None
     records = injector.apply(events) if injector else serializer.records(events)
-    summary = RunSummary()
+    summary = summary if summary is not None else RunSummary()
     meter = _Progress(progress, progress_every_s)
     started = time.monotonic()
     previous_term = signal.signal(signal.SIGTERM, _raise_stop) if _main_thread() else None

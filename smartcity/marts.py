@@ -98,6 +98,8 @@ class MartsRefresher:
     def __init__(self, settings: Settings, every_s: float) -> None:
         self.settings, self.every_s = settings, every_s
         self.builds = 0
+        self.last_built: float | None = None  # time.monotonic() of the last good build
+        self.last_failed = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="marts-refresher", daemon=True)
 
@@ -119,6 +121,18 @@ class MartsRefresher:
             try:
                 if build_and_export(self.settings, runner):
                     self.builds += 1
+                    self.last_built, self.last_failed = time.monotonic(), False
                     log.info("marts rebuilt and exported in %.1f s", time.monotonic() - started)
+                else:
+                    self.last_failed = True
             except Exception as exc:  # a refresh that fails must not stop the stream
+                self.last_failed = True
                 log.warning("marts refresh failed: %s", exc)
+
+    def describe(self) -> str:
+        """For the status display: when the marts were last built, or why not."""
+        if self.last_failed:
+            return "last build failed (see the log)"
+        if self.last_built is None:
+            return f"first build within {self.every_s:.0f} s"
+        return f"built {time.monotonic() - self.last_built:.0f} s ago"

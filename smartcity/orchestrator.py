@@ -12,6 +12,7 @@ from __future__ import annotations
 import _thread
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +35,7 @@ from smartcity.broker import EmbeddedBroker, ensure_topics
 from smartcity.config import Settings
 from smartcity.locking import exclusive
 from smartcity.marts import MartsRefresher
+from smartcity.status import StatusBoard
 
 # Event-time span of a fleet run with no --duration, used to bound how far ahead of the wall
 # clock an accelerated simulation may run (the job quarantines events too far ahead).
@@ -40,9 +43,29 @@ FLEET_SPAN_S = 12 * 3600
 MAX_CLOCK_SKEW_S = 3600
 DRAIN_TIMEOUT_S = 120.0
 
+log = logging.getLogger("smartcity.up")
+
 
 def say(message: str) -> None:
     print(f"[up] {message}", file=sys.stderr, flush=True)
+    log.info("%s", message)
+
+
+@contextlib.contextmanager
+def logs_to_file(path: Path) -> Iterator[None]:
+    """This process's log records (the marts refresher's, dbt's) go to ``path`` for the run, not to
+    the screen, which shows the status display."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s"))
+    root.handlers = [handler]
+    try:
+        yield
+    finally:
+        root.handlers = saved
+        handler.close()
 
 
 class ForcedStop(Exception):
@@ -58,6 +81,8 @@ class MetricsTail:
     position: int = 0
     landed: Counter = field(default_factory=Counter)
     data_loss: list[dict] = field(default_factory=list)
+    listeners: list = field(default_factory=list)  # called with every batch of new rows
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def from_now(cls, lake_root: str) -> MetricsTail:
@@ -65,20 +90,23 @@ class MetricsTail:
         return cls(path, path.stat().st_size if path is not None and path.exists() else 0)
 
     def read(self) -> list[dict]:
-        """New rows since the last call."""
+        """New rows since the last call (from any thread: the display's and the main one)."""
         if self.path is None or not self.path.exists():
             return []
-        with self.path.open("rb") as fh:
-            fh.seek(self.position)
-            chunk = fh.read()
-        complete = chunk[: chunk.rfind(b"\n") + 1]
-        self.position += len(complete)
-        rows = [json.loads(line) for line in complete.splitlines() if line.strip()]
-        for row in rows:
-            if row.get("kind") == "data_loss":
-                self.data_loss.append(row)
-            else:
-                self.landed[row["stream"]] += row.get("rows", 0) + row.get("quarantined", 0)
+        with self._lock:
+            with self.path.open("rb") as fh:
+                fh.seek(self.position)
+                chunk = fh.read()
+            complete = chunk[: chunk.rfind(b"\n") + 1]
+            self.position += len(complete)
+            rows = [json.loads(line) for line in complete.splitlines() if line.strip()]
+            for row in rows:
+                if row.get("kind") == "data_loss":
+                    self.data_loss.append(row)
+                else:
+                    self.landed[row["stream"]] += row.get("rows", 0) + row.get("quarantined", 0)
+            for listener in self.listeners:
+                listener(rows)
         return rows
 
 
@@ -120,6 +148,15 @@ class Orchestrator:
         self.summary = RunSummary()
         self.marts: MartsRefresher | None = None
         self._quiet = threading.Event()
+        self.log_path = settings.data_dir / "logs" / "up.log"
+        self.board = StatusBoard(
+            settings.topic_prefix,
+            self.summary.per_topic,
+            str(self.log_path),
+            settings.dashboard_url if settings.marts_every_s else None,
+        )
+        self.metrics.listeners.append(self.board.update)
+        self.live = None  # rich's Live display on a terminal
 
     # -- signals ---------------------------------------------------------------------------
 
@@ -148,7 +185,8 @@ class Orchestrator:
     def run(self) -> int:
         handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            return self._run()
+            with logs_to_file(self.log_path):
+                return self._run()
         finally:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
@@ -162,12 +200,16 @@ class Orchestrator:
                 bootstrap = self.broker.start(isolated=True)
                 say(f"embedded broker (tansu) at {bootstrap}")
             ensure_topics(bootstrap, self.settings.topic_prefix, self.settings.topic_partitions)
-            self.job = subprocess.Popen(
-                job_command(bootstrap, self.broker is not None, self.speedup, self.duration_s, self.master),
-                env=os.environ.copy(),
-                **children.isolated(),
-            )
-            say(f"spark job pid {self.job.pid} on {self.master}; lake {self.settings.lake_root}")
+            with self.log_path.open("ab") as job_log:  # the job's logs, Spark's included
+                self.job = subprocess.Popen(
+                    job_command(bootstrap, self.broker is not None, self.speedup, self.duration_s, self.master),
+                    env=os.environ.copy(),
+                    stdout=job_log,
+                    stderr=subprocess.STDOUT,
+                    **children.isolated(),
+                )
+            say(f"spark job pid {self.job.pid} on {self.master}; lake {self.settings.lake_root}; logs {self.log_path}")
+            self._start_display()
             threading.Thread(target=self._report, daemon=True).start()
             threading.Thread(target=self._watch, daemon=True).start()
             if self.settings.marts_every_s:
@@ -193,6 +235,7 @@ class Orchestrator:
             return 130
         finally:
             self._quiet.set()
+            self._stop_display()
             if self.marts is not None:
                 self.marts.stop()
             if self.job is not None and self.job.poll() is None:
@@ -217,6 +260,8 @@ class Orchestrator:
                 topic_prefix=self.settings.topic_prefix,
                 speedup=self.speedup,
                 duration_s=self.duration_s * self.speedup if self.duration_s else None,
+                progress=None,  # the status display shows the simulator's counts
+                summary=self.summary,
             )
         finally:
             self.phase = "draining"
@@ -254,28 +299,61 @@ class Orchestrator:
 
     # -- watching --------------------------------------------------------------------------
 
-    def _report(self, every_s: float = 5.0) -> None:
-        while not self._quiet.wait(every_s):
+    def _start_display(self) -> None:
+        """A table redrawn in place on a terminal; elsewhere, a line every few seconds (_report)."""
+        if not sys.stderr.isatty():
+            return
+        from rich.console import Console
+        from rich.live import Live
+
+        self.live = Live(self.board.table(), console=Console(stderr=True), refresh_per_second=2, redirect_stderr=True)
+        self.live.start()
+
+    def _stop_display(self) -> None:
+        if self.live is not None:
+            self.live.update(self.board.table())
+            self.live.stop()
+            self.live = None
+
+    def _report(self, line_every_s: float = 5.0) -> None:
+        last_line = time.monotonic()
+        while not self._quiet.wait(0.5):
             rows = self.metrics.read()
+            if self.marts is not None:
+                self.board.marts = self.marts.describe()
             for row in rows:
                 if row.get("kind") == "data_loss":
                     say(
                         f"offsets reset: {row['topic']}/{row['partition']} checkpoint at {row['checkpoint_offset']}, "
                         f"broker holds {row['earliest_offset']}..{row['end_offset']} ({row['cause']}); {row['action']}"
                     )
-            landed = self.metrics.landed
-            summary = " ".join(f"{k}={v:,}" for k, v in sorted(landed.items())) or "waiting for the first batch"
-            print(f"[lake] landed {sum(landed.values()):,} rows this run: {summary}", file=sys.stderr, flush=True)
+            if self.live is not None:
+                self.live.update(self.board.table())
+            elif time.monotonic() - last_line >= line_every_s:
+                last_line = time.monotonic()
+                print(self.board.line(), file=sys.stderr, flush=True)
 
     def _watch(self) -> None:
         """A job that dies stops the simulator at once, instead of feeding a broker nobody reads."""
         while not self._quiet.wait(1.0):
             code = self.job.poll()
             if code is not None and self.phase in ("starting", "simulating", "draining"):
-                say(f"the Spark job exited with code {code}; stopping")
+                for line in self._job_errors():
+                    print(line, file=sys.stderr, flush=True)
+                say(f"the Spark job exited with code {code}; stopping (its log: {self.log_path})")
                 self.job_died.set()
                 _thread.interrupt_main()
                 return
+
+    def _job_errors(self) -> list[str]:
+        """The job's own one-line errors, from the end of the log file."""
+        try:
+            with self.log_path.open("rb") as fh:
+                fh.seek(max(fh.seek(0, os.SEEK_END) - 65536, 0))
+                tail = fh.read().decode(errors="replace")
+        except OSError:
+            return []
+        return [line for line in tail.splitlines() if line.startswith("smartcity: error:")]
 
     def _final_report(self) -> None:
         self.metrics.read()

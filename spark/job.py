@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import signal
 import socket
 import sys
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract.events import BY_NAME, topic_name
-from spark.errors import QueryFailed
+from spark.errors import QueryFailed, root_cause
 from spark.parse import EventTimeBounds
 
 log = logging.getLogger("smartcity.stream")
@@ -50,6 +49,7 @@ class StreamOptions:
     bind_address: str = "127.0.0.1"
     ui: bool = False
     glue_database: str | None = None  # register each new hour in Glue (Redshift Spectrum)
+    log_path: str | None = None  # where the whole error of a failed query goes
     extra_conf: dict[str, str] = field(default_factory=dict)
 
     def source_options(self) -> dict[str, str]:
@@ -231,9 +231,11 @@ class Application:
             failed = [q for q in self.queries if q.exception() is not None]
             if failed:
                 q = failed[0]
-                log.debug("query %s failed: %s", q.name, q.exception())  # -v shows it
+                error = str(q.exception())
+                log.debug("query %s failed: %s", q.name, error)  # -v shows it
                 self.stop_gracefully()
-                raise QueryFailed(f"query {q.name} failed: {failure_line(str(q.exception()))}")
+                where = self._keep_trace(q.name, error)
+                raise QueryFailed(f"query {q.name} failed: {root_cause(error, self.options.bootstrap)}{where}")
             if all(not q.isActive for q in self.queries):
                 return 0
             timed_out = self.options.duration_s and time.monotonic() - started > self.options.duration_s
@@ -244,15 +246,21 @@ class Application:
                 self.spark.streams.awaitAnyTermination(0.5)
             self.spark.streams.resetTerminated()
 
+    def _keep_trace(self, query: str, error: str) -> str:
+        """Append the whole error to the log file; the words that point the reader at it."""
+        if not self.options.log_path:
+            return " (the whole error with -v)"
+        path = Path(self.options.log_path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a") as out:
+                out.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} query {query} failed:\n{error}\n\n")
+        except OSError:
+            return " (the whole error with -v)"
+        return f" (whole error in {path})"
+
     def close(self) -> None:
         self.spark.stop()
-
-
-def failure_line(error: str) -> str:
-    """The line of a query's error that says what went wrong: the exception our own code raised
-    in a Python worker when there is one (Spark wraps it in a traceback), else Spark's first line."""
-    ours = re.findall(r"(?:DataLoss|TimeoutError): (.+)", error)
-    return ours[-1].strip() if ours else error.splitlines()[0]
 
 
 def run(options: StreamOptions) -> int:

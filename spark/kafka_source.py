@@ -31,6 +31,9 @@ from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadLimit, ReadMa
 NAME = "smartcity_kafka"
 # Seconds without records after which a reader checks whether its offsets are still in the log.
 GAP_CHECK_S = 3.0
+# librdkafka prints every failed connection attempt to stderr (dozens a second while a broker is down).
+# A broker that stays away fails the query, which reports it in one line; retries it survives need no noise.
+QUIET = {"log_level": 2}
 SCHEMA = "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
 RECORD_SCHEMA = pa.schema(
     [
@@ -247,6 +250,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
                     "fetch.wait.max.ms": 20,
                     "enable.partition.eof": True,
                 }
+                | QUIET
             )
         return self._consumer
 
@@ -265,7 +269,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         from confluent_kafka.admin import AdminClient
 
         if self._admin is None:
-            self._admin = AdminClient({"bootstrap.servers": self.bootstrap})
+            self._admin = AdminClient({"bootstrap.servers": self.bootstrap} | QUIET)
         ids = {}
         for topic, future in self._admin.describe_topics(TopicCollection(self.topics)).items():
             topic_id = str(future.result(timeout=10).topic_id)
@@ -492,6 +496,7 @@ def read_range(
             "max.partition.fetch.bytes": 10_485_760,
             "auto.offset.reset": "error",  # never jump silently over offsets that are gone
         }
+        | QUIET
     )
     try:
         consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start)])

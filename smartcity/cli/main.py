@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("kafka", "py4j", "botocore", "boto3"):
         logging.getLogger(noisy).setLevel(logging.WARNING if args.verbose else logging.ERROR)
+    # Py4J logs the traceback of every error raised in a Python callback (foreachBatch, listeners); a
+    # failed query is reported in one line with the whole error in the log file (spark/job.py).
+    logging.getLogger("py4j.clientserver").setLevel(logging.WARNING if args.verbose else logging.CRITICAL)
     try:
         return args.run(args, Settings.from_env())
     except ONE_LINE_ERRORS as exc:

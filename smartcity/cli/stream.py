@@ -6,7 +6,7 @@ import argparse
 from datetime import UTC, datetime, timedelta
 
 from contract.events import BY_NAME
-from ingestion.producer import BrokerUnreachable
+from ingestion.producer import BrokerUnreachable, check_reachable
 from smartcity.broker import ensure_topics, resolve_bootstrap
 from smartcity.cli.args import positive, streams, utc_datetime
 from smartcity.config import Settings
@@ -83,6 +83,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from spark import job
     from spark.filesystems import to_uri
     from spark.parse import EventTimeBounds
+    from spark.preflight import check_job_locations
 
     bootstrap = args.bootstrap or resolve_bootstrap(settings)
     if not bootstrap:
@@ -107,9 +108,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         bind_address=args.bind_address or settings.bind_address,
         ui=args.ui,
         glue_database=settings.glue_database,
+        log_path=str(settings.data_dir / "logs" / "stream-errors.log"),
         extra_conf=auth_conf(settings.spark_auth_secret),
     )
+    # Before Spark starts (~10 s): what the job writes, one run per checkpoint, the broker it reads.
+    check_job_locations(options.lake_root, options.checkpoint_root)
     with exclusive(settings.checkpoint_root, "checkpoint folder"):
+        check_reachable(options.bootstrap)
         if options.source != "native":
             ensure_topics(options.bootstrap, settings.topic_prefix, settings.topic_partitions)
         return job.run(options)

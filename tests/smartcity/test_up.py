@@ -57,8 +57,17 @@ def test_up_lands_every_stream_readable_by_duckdb_and_stops_what_it_started(tmp_
         assert rows == distinct > 0 and partitioned, name
     # The job stops after its current batch, a few triggers after the simulator: what was sent landed.
     assert sum(rows for rows, _, _ in landed.values()) == sum(produced.values())
+    # The screen: the status line every few seconds (not a terminal here), no per-batch log lines;
+    # those, Spark's and the refresher's go to the log file the screen names.
+    logs = tmp_path / "logs" / "up.log"
+    assert f"logs {logs}" in log
+    status = [line for line in log.splitlines() if line.startswith("[status] ")]
+    assert len(status) >= 3 and all(len(line) < 200 for line in status)
+    assert "msg=batch stream=" not in log and "log4j" not in log
+    assert "msg=batch stream=vehicle" in logs.read_text()
     # The marts were rebuilt while the stream ran and handed to the dashboard as Parquet files.
-    assert "marts rebuilt and exported" in log
+    assert "marts rebuilt and exported" in logs.read_text()
+    assert re.search(r"marts built \d+ s ago", log)
     speed = query(f"select sum(readings) from read_parquet('{mart_path(lake, 'fct_vehicle_speed_hourly')}')")[0][0]
     assert 0 < speed <= landed["vehicle"][0]
 
@@ -100,7 +109,7 @@ def start_up(data_dir: Path, log: Path, *args: str, **env: str) -> subprocess.Po
 def wait_until_landing(log: Path, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if re.search(r"\[lake\] landed [1-9][\d,]* rows", log.read_text()):
+        if re.search(r"\[status\] .*landed [1-9][\d,]* rows this run", log.read_text()):
             return
         time.sleep(0.5)
     raise AssertionError(f"nothing landed within {timeout_s}s:\n{log.read_text()[-3000:]}")
@@ -187,3 +196,30 @@ def test_a_killed_run_leaves_nothing_behind_and_the_next_run_lands_everything_af
     assert raw_rows(data / "lake", since=began) == (sent, sent)
     rows, distinct = raw_rows(data / "lake")
     assert rows == distinct, "an event landed twice"
+
+
+def test_the_status_line_and_table_sum_the_job_metrics() -> None:
+    from collections import Counter
+    from datetime import UTC, datetime
+
+    from smartcity.status import StatusBoard
+
+    board = StatusBoard("p_", Counter({"p_vehicle_data": 120, "p_gps_data": 80}), "/data/logs/up.log")
+    at = "2026-11-24T09:00:00.000+00:00"
+    board.update(
+        [
+            {"kind": "batch", "stream": "vehicle", "rows": 100, "quarantined": 2, "source_lag_records": 18, "at": at},
+            {"kind": "batch", "stream": "gps", "rows": 80, "quarantined": 0, "source_lag_records": 0, "at": at},
+            {"kind": "data_loss", "topic": "p_gps_data", "partition": 0},
+        ]
+    )
+    line = board.line(now=datetime(2026, 11, 24, 9, 0, 4, tzinfo=UTC))
+    assert line.startswith("[status] sent 200 (")
+    assert "landed 180 rows this run, quarantined 2, lag 18, last batch 4.0 s ago" in line
+    from rich.console import Console
+
+    console = Console(width=120, record=True)
+    console.print(board.table(now=datetime(2026, 11, 24, 9, 0, 4, tzinfo=UTC)))
+    text = console.export_text()
+    assert re.search(r"vehicle\s+│\s+120\s+│\s+100\s+│\s+2\s+│\s+18\s+│\s+4.0 s ago", text), text
+    assert "/data/logs/up.log" in text

@@ -1,0 +1,138 @@
+"""Errors a person can act on: the job's locations and broker checked before Spark starts, and a query
+that fails later reported in one line with its root cause, the whole error in a log file it names."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from ingestion.fleet import FleetConfig
+from smartcity.broker import EmbeddedBroker, ensure_topics, free_port
+from spark.errors import root_cause
+from tests.conftest import START
+from tests.helpers.cli import command, environment, smartcity
+from tests.helpers.kafka import produce
+
+pytestmark = [pytest.mark.spark, pytest.mark.broker]
+
+
+def one_line(result: subprocess.CompletedProcess) -> str:
+    """The command's screen output minus Spark's start-up banner: exactly one error line, no traceback."""
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "py4j" not in result.stderr.lower(), result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("smartcity: error:")]
+    assert len(errors) == 1, result.stderr[-3000:]
+    return errors[0].removeprefix("smartcity: error: ")
+
+
+@pytest.mark.parametrize(
+    ("variable", "blocked", "label"),
+    [
+        ("SMARTCITY_LAKE_ROOT", "in-the-way/lake", "lake folder"),
+        ("SMARTCITY_CHECKPOINT_ROOT", "in-the-way/checkpoints", "checkpoint folder"),
+    ],
+)
+def test_a_location_that_cannot_be_written_is_named_before_spark_starts(
+    variable: str, blocked: str, label: str, tmp_path: Path
+) -> None:
+    (tmp_path / "in-the-way").write_text("a file where a folder must go")
+    began = time.monotonic()
+    result = smartcity("stream", "--bootstrap", "127.0.0.1:9", data_dir=tmp_path, **{variable: str(tmp_path / blocked)})
+    assert one_line(result).startswith(f"cannot write {label} {tmp_path / blocked}: not a directory")
+    assert time.monotonic() - began < 15  # no Spark session was started
+
+
+def test_a_quarantine_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "lake" / "quarantine").write_text("a file where a folder must go")
+    result = smartcity("stream", "--bootstrap", "127.0.0.1:9", data_dir=tmp_path)
+    assert one_line(result).startswith(f"cannot write quarantine folder {tmp_path / 'lake' / 'quarantine'}:")
+
+
+def test_a_broker_that_does_not_answer_is_named_before_spark_starts(tmp_path: Path) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    assert one_line(smartcity("stream", "--bootstrap", address, data_dir=tmp_path)) == (
+        f"no Kafka broker reachable at {address}"
+    )
+
+
+def test_a_query_that_fails_mid_run_gives_its_root_cause_and_the_log_file(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    prefix = "errors_commit_"
+    ensure_topics(broker.bootstrap, prefix, partitions=1)
+    produce(
+        broker.bootstrap,
+        FleetConfig(vehicles=2, seed=3, start=START, departure_window_s=1),
+        prefix=prefix,
+        duration_s=60,
+    )
+    (tmp_path / "lake" / "raw").mkdir(parents=True)
+    (tmp_path / "lake" / "raw" / "vehicle").write_text("a file where the stream's folder must go")
+    result = smartcity(
+        "stream", "--bootstrap", broker.bootstrap, "--available-now", "--streams", "vehicle",
+        data_dir=tmp_path, SMARTCITY_TOPIC_PREFIX=prefix,
+    )  # fmt: skip
+    log = tmp_path / "logs" / "stream-errors.log"
+    assert one_line(result) == (
+        f"query vehicle failed: cannot write {tmp_path / 'lake' / 'raw' / 'vehicle'}: not a directory "
+        f"(whole error in {log})"
+    )
+    assert "Traceback" in log.read_text() and "NotADirectoryError" in log.read_text()
+
+
+def test_a_broker_that_stops_answering_mid_run_is_named(tmp_path: Path) -> None:
+    prefix = "errors_gone_"
+    with EmbeddedBroker() as gone:
+        ensure_topics(gone.bootstrap, prefix, partitions=1)
+        produce(
+            gone.bootstrap,
+            FleetConfig(vehicles=2, seed=4, start=START, departure_window_s=1),
+            prefix=prefix,
+            duration_s=30,
+        )
+        job = subprocess.Popen(
+            command("stream", "--bootstrap", gone.bootstrap, "--streams", "vehicle", "--trigger-seconds", "1"),
+            env=environment(tmp_path, SMARTCITY_TOPIC_PREFIX=prefix),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 240
+        while not list((tmp_path / "lake" / "raw" / "vehicle").glob("*/*/*.parquet")):
+            if job.poll() is not None or time.monotonic() > deadline:
+                job.kill()
+                pytest.fail(f"the first batch never landed:\n{job.communicate()[1][-3000:]}")
+            time.sleep(0.2)
+    _, stderr = job.communicate(timeout=240)
+    result = subprocess.CompletedProcess(job.args, job.returncode, "", stderr)
+    assert one_line(result).startswith(f"query vehicle failed: the Kafka broker at {gone.bootstrap} stopped answering")
+    assert "rdkafka" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        (
+            "An exception was raised by the Python Proxy. Return Message: Traceback (most recent call last):\n"
+            '  File "x.py", line 1, in f\n'
+            "PermissionError: [Errno 13] Permission denied: '/srv/lake/_staging'\n",
+            "cannot write /srv/lake/_staging: permission denied",
+        ),
+        (
+            "org.apache.spark.SparkException: Job aborted.\n"
+            "Caused by: org.apache.spark.api.python.PythonException: Traceback (most recent call last):\n"
+            "OSError: [Errno 28] No space left on device: '/data/lake/raw/gps/part.parquet'\n"
+            "\tat org.apache.spark.api.python.BasePythonRunner.handlePythonException(PythonRunner.scala:1)\n",
+            "cannot write /data/lake/raw/gps/part.parquet: no space left on device",
+        ),
+        ("TimeoutError: no records from t:0 for 120 s", "no records from t:0 for 120 s"),
+        ("java.lang.IllegalStateException: checkpoint mismatch", "IllegalStateException: checkpoint mismatch"),
+        ("something odd\nmore", "something odd"),
+    ],
+)
+def test_root_cause_unwraps_spark_and_py4j(error: str, cause: str) -> None:
+    assert root_cause(error) == cause
