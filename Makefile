@@ -12,7 +12,7 @@ SPEEDUP ?= 20
 DURATION ?=
 CLUSTER ?=
 
-.PHONY: help install lock stream dashboard simulate broker-start broker-stop cluster-start cluster-stop cluster-up cluster-down test lint bench dbt-build docs clean
+.PHONY: help install lock stream dashboard simulate broker-start broker-stop cluster-start cluster-stop cluster-up cluster-down drill test lint bench dbt-build docs clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -46,6 +46,9 @@ broker-start: $(STAMP)  ## start the embedded broker in the background
 
 broker-stop: $(STAMP)  ## stop the embedded broker
 	$(BIN)/smartcity broker stop
+
+drill: $(STAMP)  ## fault drill: driver SIGKILLs, simulator replay, broker restart, late/duplicate/malformed events; accounts for every event
+	$(BIN)/smartcity drill --vehicles $(VEHICLES)
 
 cluster-start: $(STAMP)  ## a local Spark standalone cluster (master + 2 workers) for `make stream CLUSTER=1`
 	$(BIN)/smartcity cluster start

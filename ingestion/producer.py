@@ -154,6 +154,9 @@ class ConfluentProducer:
 
     def close(self) -> None:
         self.flush()
+        # Destroy the client now, not when the garbage collector gets to it: a client left alive keeps
+        # reconnecting (and logging each attempt) to a broker that has since gone.
+        self._producer = None
 
 
 def _compression() -> str:

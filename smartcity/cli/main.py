@@ -12,14 +12,14 @@ import sys
 
 from ingestion.producer import BrokerUnreachable
 from smartcity.broker import BrokerError
-from smartcity.cli import aws, broker, cluster, compact, dashboard, simulate, stream, up
+from smartcity.cli import aws, broker, cluster, compact, dashboard, drill, simulate, stream, up
 from smartcity.cli.args import Parser
 from smartcity.cluster import ClusterError
 from smartcity.config import ConfigError, Settings
 from smartcity.locking import AlreadyRunning
 from spark.errors import LakeRootError, QueryFailed
 
-COMMANDS = (simulate, broker, stream, compact, up, cluster, dashboard, aws)
+COMMANDS = (simulate, broker, stream, compact, up, drill, cluster, dashboard, aws)
 ONE_LINE_ERRORS = (
     ConfigError,
     LakeRootError,

@@ -1,0 +1,54 @@
+"""`smartcity drill` at a small size, as a user runs it, and the verdict's rules."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from smartcity.drill import DrillReport
+from tests.helpers.cli import smartcity
+
+pytestmark = [pytest.mark.spark, pytest.mark.broker]
+
+
+def test_a_small_drill_passes_and_accounts_for_every_event(tmp_path: Path) -> None:
+    result = smartcity(
+        "drill", "--vehicles", "3", "--fleet-seconds", "300", "--kills", "1", data_dir=tmp_path, timeout=900
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    out = result.stdout
+    assert "verdict: PASS" in out and "lost anywhere else: 0" in out
+    for fleet in ("before the kills", "after the broker restart"):
+        sent, landed, lost = re.search(rf"{fleet}\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)", out).groups()
+        assert sent == landed and lost == "0" and int(sent.replace(",", "")) > 0, fleet
+    assert re.search(r"driver SIGKILLs mid-batch: 1;", out)
+    assert re.search(r"quarantined: [1-9][\d,]* of", out)
+    assert re.search(r"[1-9][\d,]* copies in raw for dbt's de-duplication to remove", out)
+    assert "duplicates left in staging and marts: 0" in out
+    assert "Traceback" not in result.stderr
+
+
+def report(**changes) -> DrillReport:
+    fields = dict(
+        rows=[("before the kills", 10, 10, 0, 5), ("across the broker restart", 8, 2, 6, 0), ("after", 7, 7, 0, 0)],
+        quarantined={"invalid JSON": 1},
+        malformed_sent=1,
+        raw_rows=24,
+        raw_distinct=19,
+        mart_duplicates=0,
+        late_sent=2,
+        dbt_ok=True,
+        driver_kills=1,
+        offset_resets=3,
+    )
+    return DrillReport(**(fields | changes))
+
+
+def test_losses_in_the_broker_restart_are_reported_apart_and_anything_else_fails() -> None:
+    assert report().passed and "lost in the broker restart (in memory, never read): 6" in report().render()
+    assert not report(rows=[("before the kills", 10, 9, 1, 5)]).passed
+    assert not report(mart_duplicates=2).passed
+    assert not report(dbt_ok=False).passed
+    assert "verdict: FAIL" in report(mart_duplicates=2).render()
