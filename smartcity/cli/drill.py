@@ -15,6 +15,15 @@ def _rate(text: str) -> float:
     return value
 
 
+def _duration(text: str) -> float:
+    from smartcity.soak import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--soak: ")) from None
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "drill",
@@ -32,11 +41,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--late-rate", type=_rate, default=0.02, help="share of events sent 10 min late (0.02)")
     parser.add_argument("--duplicate-rate", type=_rate, default=0.02, help="share of events sent twice (0.02)")
     parser.add_argument("--malformed-rate", type=_rate, default=0.01, help="share of malformed events (0.01)")
+    soak = parser.add_argument_group("soak mode (instead of the drill)")
+    soak.add_argument(
+        "--soak", type=_duration, metavar="DURATION",
+        help="run at a steady rate for DURATION (90s, 30m, 2h) and report whether lag, each process's memory "
+        "and the lake's file count stay flat (compaction of closed hours every minute)",
+    )  # fmt: skip
+    soak.add_argument("--speedup", type=positive(float), default=20.0, help="soak: simulated s per wall s (20)")
+    soak.add_argument("--every", type=positive(float), default=15.0, help="soak: seconds between samples (15)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from smartcity.drill import DrillConfig, run_drill
+
+    if args.soak:
+        from smartcity.soak import run_soak
+
+        return run_soak(settings, args.soak, args.vehicles, args.speedup, args.every)
 
     config = DrillConfig(
         vehicles=args.vehicles,

@@ -52,3 +52,27 @@ def test_losses_in_the_broker_restart_are_reported_apart_and_anything_else_fails
     assert not report(mart_duplicates=2).passed
     assert not report(dbt_ok=False).passed
     assert "verdict: FAIL" in report(mart_duplicates=2).render()
+
+
+def test_a_short_soak_samples_lag_memory_and_files_and_judges_them(tmp_path: Path) -> None:
+    result = smartcity("drill", "--soak", "50s", "--every", "5", "--vehicles", "5", data_dir=tmp_path, timeout=600)
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    out = result.stdout
+    samples = [line for line in out.splitlines() if re.match(r"\s+\d+\s+[\d,]+\s+[\d,]+\s+[\d,]+\s", line)]
+    assert len(samples) >= 5, out
+    assert re.search(r"sent [1-9][\d,]* events; compactions \d+", out)
+    for check in (
+        "lag (records)",
+        "memory of spark JVM (MB)",
+        "memory of broker (MB)",
+        "lake files beyond one per hour",
+    ):
+        assert re.search(rf"{re.escape(check)}\s+[\d,]+ -> [\d,]+\s+(flat|GROWS)", out), check
+    assert re.search(r"verdict: (FLAT|NOT FLAT)$", out.strip())
+    assert ("verdict: FLAT" in out) == (result.returncode == 0)
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_soak_duration_is_one_line() -> None:
+    result = smartcity("drill", "--soak", "soon")
+    assert result.returncode == 2 and "expected a duration such as 90s, 30m or 2h" in result.stderr
