@@ -310,10 +310,15 @@ class Orchestrator:
         self.live.start()
 
     def _stop_display(self) -> None:
+        self.metrics.read()
+        if self.marts is not None:
+            self.board.marts = self.marts.describe()
         if self.live is not None:
             self.live.update(self.board.table())
             self.live.stop()
             self.live = None
+        elif self.job is not None:
+            print(self.board.line(), file=sys.stderr, flush=True)  # the state the run ends in
 
     def _report(self, line_every_s: float = 5.0) -> None:
         last_line = time.monotonic()
