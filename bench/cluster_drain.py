@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.spark_ingest import PARTITIONS, fleet_records, options, raw_rows, send_all
+from bench.spark_ingest import PARTITIONS, fleet_records, raw_rows, send_all, timed_drain
 from contract import lake
 from smartcity import cluster
 from smartcity.broker import EmbeddedBroker, ensure_topics
@@ -27,18 +27,7 @@ from smartcity.config import Settings
 
 
 def drain_once(bootstrap: str, prefix: str, master: str, work: Path) -> dict:
-    from spark.job import Application
-
-    began = time.perf_counter()
-    app = Application(options(bootstrap, work, prefix, master, available_now=True, max_offsets_per_trigger=2_000_000))
-    session_s = time.perf_counter() - began
-    try:
-        began = time.perf_counter()
-        app.start()
-        app.supervise()
-        elapsed = time.perf_counter() - began
-    finally:
-        app.close()
+    elapsed, session_s = timed_drain(bootstrap, work, prefix, master)
     batches = [json.loads(line) for line in lake.metrics_path(str(work / "lake")).read_text().splitlines()]
     batches = [b for b in batches if b.get("kind", "batch") == "batch"]
     return {

@@ -92,24 +92,30 @@ def raw_rows(lake: Path) -> int:
     )
 
 
-def drain(bootstrap: str, events: int) -> None:
+def timed_drain(bootstrap: str, work: Path, prefix: str, master: str = "local[2]") -> tuple[float, float]:
+    """Drain every topic into ``work`` with ``Trigger.AvailableNow``: (drain seconds, from the queries'
+    start to the last commit; session start-up seconds, apart)."""
     from spark.job import Application
 
+    began = time.perf_counter()
+    app = Application(options(bootstrap, work, prefix, master, available_now=True, max_offsets_per_trigger=2_000_000))
+    session_s = time.perf_counter() - began
+    try:
+        began = time.perf_counter()
+        app.start()
+        app.supervise()
+        return time.perf_counter() - began, session_s
+    finally:
+        app.close()
+
+
+def drain(bootstrap: str, events: int) -> None:
     prefix = "bench_drain_"
     ensure_topics(bootstrap, prefix, PARTITIONS)
     backlog = send_all(bootstrap, fleet_records(events, prefix))
     with tempfile.TemporaryDirectory(prefix="smartcity-bench-") as tmp:
         work = Path(tmp)
-        began = time.perf_counter()
-        app = Application(options(bootstrap, work, prefix, available_now=True, max_offsets_per_trigger=2_000_000))
-        session_s = time.perf_counter() - began
-        try:
-            began = time.perf_counter()
-            app.start()
-            app.supervise()
-            elapsed = time.perf_counter() - began
-        finally:
-            app.close()
+        elapsed, session_s = timed_drain(bootstrap, work, prefix)
         landed = raw_rows(work / "lake")
     print(f"drain      {backlog:>9,} events in backlog, {landed:,} landed")
     print(f"           {landed / elapsed:>9,.0f} rows/s  ({elapsed:.1f} s; session start-up {session_s:.1f} s apart)")
