@@ -55,7 +55,7 @@ class DrillConfig:
 
 
 @dataclass
-class Fleet:
+class DrillFleet:
     """One simulator run of the drill and what it sent."""
 
     name: str
@@ -93,13 +93,13 @@ class Drill:
         self.restarts = 0
         start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
         self.fleets = [
-            Fleet(name, FleetConfig(vehicles=config.vehicles, seed=config.seed + n, start=start + n * FLEET_GAP))
+            DrillFleet(name, FleetConfig(vehicles=config.vehicles, seed=config.seed + n, start=start + n * FLEET_GAP))
             for n, name in enumerate(("before the kills", "across the broker restart", "after the broker restart"))
         ]
 
     # -- the pieces ------------------------------------------------------------------------
 
-    def _send(self, fleet: Fleet, max_events: int | None = None) -> RunSummary:
+    def _send(self, fleet: DrillFleet, max_events: int | None = None) -> RunSummary:
         faults = FaultConfig(
             late_rate=self.config.late_rate,
             late_by_s=LATE_BY_S,
@@ -154,7 +154,7 @@ class Drill:
             time.sleep(0.02)
         return False
 
-    def landed(self, fleet: Fleet) -> int:
+    def landed(self, fleet: DrillFleet) -> int:
         """Distinct events of ``fleet`` in the raw lake (each fleet has event times of its own)."""
         import duckdb
 
@@ -168,7 +168,7 @@ class Drill:
         )
         return duckdb.execute(sql, [lo, hi]).fetchone()[0]
 
-    def _wait_until_landed(self, fleet: Fleet, timeout_s: float = 300) -> None:
+    def _wait_until_landed(self, fleet: DrillFleet, timeout_s: float = 300) -> None:
         deadline = time.monotonic() + timeout_s
         while self.landed(fleet) < fleet.unique_valid and time.monotonic() < deadline:
             if self.job.poll() is not None:
