@@ -205,13 +205,11 @@ class Drill:
             if self.job.poll() is not None:
                 say("the job stopped when the broker went away; restarting it")
                 self._start_job()
-            time.sleep(5)
-            self.job.send_signal(signal.SIGTERM)
-            self.job.wait(120)
-            say("draining what the broker holds (--available-now)")
-            drained = self._start_job("--available-now").wait(600)
-            if drained != 0:
-                say(f"the final drain exited with code {drained}; see {self.home / 'job.log'}")
+            say("draining: waiting until the job has landed the third fleet")
+            self._wait_until_landed(third)
+            self.job.send_signal(signal.SIGTERM)  # stops between batches
+            if self.job.wait(120) != 0:
+                say(f"the job exited with code {self.job.returncode}; see {self.home / 'job.log'}")
         finally:
             if self.job is not None and self.job.poll() is None:
                 self._kill_job()

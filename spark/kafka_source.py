@@ -19,6 +19,8 @@ never in ``__init__``.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -28,12 +30,32 @@ import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadLimit, ReadMaxRows, SupportsTriggerAvailableNow
 
+log = logging.getLogger("smartcity.stream")
+
 NAME = "smartcity_kafka"
 # Seconds without records after which a reader checks whether its offsets are still in the log.
 GAP_CHECK_S = 3.0
 # librdkafka prints every failed connection attempt to stderr (dozens a second while a broker is down).
 # A broker that stays away fails the query, which reports it in one line; retries it survives need no noise.
 QUIET = {"log_level": 2}
+# How long the driver keeps retrying a broker that went away (a restart) before the query fails.
+BROKER_RETRY_S = 30.0
+
+
+def _transient(exc: Exception) -> bool:
+    """A KafkaException that a new connection may cure: the broker is down, restarting or slow."""
+    from confluent_kafka import KafkaError
+
+    error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+    if error is None:
+        return False
+    codes = {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT, KafkaError._DESTROY_BROKER}
+    # A restarted broker answers before its topics are back: the partitions are unknown for a moment.
+    codes |= {KafkaError._DESTROY, KafkaError._RESOLVE, KafkaError._UNKNOWN_PARTITION, KafkaError._UNKNOWN_TOPIC}
+    codes |= {KafkaError.UNKNOWN_TOPIC_OR_PART}
+    return error.code() in codes or error.retriable()
+
+
 SCHEMA = "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
 RECORD_SCHEMA = pa.schema(
     [
@@ -277,7 +299,29 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
                 ids[topic] = topic_id
         return ids
 
+    def _with_broker_retry(self, read):
+        """``read()``, again with new clients while the broker is briefly away (a restart drops every
+        connection, and librdkafka's handles can come back destroyed); the error after BROKER_RETRY_S."""
+        from confluent_kafka import KafkaException
+
+        deadline = time.monotonic() + BROKER_RETRY_S
+        while True:
+            try:
+                return read()
+            except KafkaException as exc:
+                if not _transient(exc) or time.monotonic() > deadline:
+                    raise
+                log.warning("Kafka at %s did not answer (%s); retrying with new clients", self.bootstrap, exc)
+                if self._consumer is not None:
+                    with contextlib.suppress(Exception):
+                        self._consumer.close()
+                self._consumer = self._admin = None
+                time.sleep(1.0)
+
     def _broker_view(self) -> BrokerView:
+        return self._with_broker_retry(self._read_broker_view)
+
+    def _read_broker_view(self) -> BrokerView:
         """Earliest and true end offsets, and topic ids. ListOffsets alone can be low (Tansu
         answers with the base offset of the last batch), so fetch from there: the fetch's high
         watermark and the last offset actually fetched are right. The end is the max of the three."""
@@ -356,7 +400,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             # A batch Spark replays after a restart was planned against the topics of that time: if
             # one has been re-created since, its offsets name other records, or none. Skip them (the
             # next batch starts over at the new topic's earliest offset) and say so.
-            now = self._topic_ids()
+            now = self._with_broker_retry(self._topic_ids)
             moved = {t for t, topic_id in last.topic_ids.items() if now.get(t) not in (None, topic_id)}
             gaps = [
                 OffsetGap(t, p, first.get(slot, 0), None, None, "topic re-created before a planned batch was read", n)
@@ -545,10 +589,15 @@ def read_range(
 def _log_bounds(consumer, rng: OffsetRange) -> tuple[int, int]:
     """Earliest and end offset of the partition. The end is the larger of ListOffsets' answer
     (Tansu's can be low) and the high watermark of the fetches this consumer made."""
-    from confluent_kafka import TopicPartition
+    from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
     tp = TopicPartition(rng.topic, rng.partition)
-    low, high = consumer.get_watermark_offsets(tp, timeout=10)
+    try:
+        low, high = consumer.get_watermark_offsets(tp, timeout=10)
+    except KafkaException as exc:
+        if exc.args[0].code() in (KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART):
+            return 0, 0  # the partition is gone from the broker (re-created topic, restarted broker): empty
+        raise
     return low, max(high, consumer.get_watermark_offsets(tp, cached=True)[1])
 
 

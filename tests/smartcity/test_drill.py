@@ -55,7 +55,7 @@ def test_losses_in_the_broker_restart_are_reported_apart_and_anything_else_fails
 
 
 def test_a_short_soak_samples_lag_memory_and_files_and_judges_them(tmp_path: Path) -> None:
-    result = smartcity("drill", "--soak", "40s", "--every", "4", "--vehicles", "5", data_dir=tmp_path, timeout=600)
+    result = smartcity("drill", "--soak", "25s", "--every", "2.5", "--vehicles", "5", data_dir=tmp_path, timeout=600)
     assert result.returncode in (0, 1), result.stderr[-3000:]
     out = result.stdout
     samples = [line for line in out.splitlines() if re.match(r"\s+\d+\s+[\d,]+\s+[\d,]+\s+[\d,]+\s", line)]
