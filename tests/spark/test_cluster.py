@@ -82,8 +82,9 @@ def test_the_cluster_listens_on_loopback_and_runs_two_workers(cluster_home: Path
 def test_a_backlog_drains_on_the_cluster_exactly_once(cluster_home: Path, broker: EmbeddedBroker) -> None:
     prefix = "cluster_drain_"
     ensure_topics(broker.bootstrap, prefix, partitions=3)
-    fleet = FleetConfig(vehicles=10, seed=5, start=START, departure_window_s=60)
+    fleet = FleetConfig(vehicles=10, seed=10, start=START, departure_window_s=60)
     summary = produce(broker.bootstrap, fleet, FaultConfig(malformed_rate=0.002, seed=5), prefix=prefix, duration_s=600)
+    assert len(summary.per_topic) == len(BY_NAME), "this seed must send every stream"
     job = stream_on(state(cluster_home).master_url, broker.bootstrap, cluster_home, prefix)
     _, err = job.communicate(timeout=300)
     assert job.returncode == 0, err[-3000:]
