@@ -41,7 +41,11 @@ class EventType:
 
 
 _COMMON = (
-    Field("event_id", "string", "Stable id (UUID v5) from seed, start time, vehicle, stream and sequence."),
+    Field(
+        "event_id",
+        "string",
+        "Stable id (UUID v8: a bijection of seed and start, vehicle, stream and sequence): unique within a run.",
+    ),
     Field(
         "schema_version",
         "integer",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 
-from ingestion.fleet import Emitted
+from ingestion.fleet import Tick
 
 
 class Clock:
@@ -15,18 +15,19 @@ class Clock:
         if speedup is not None and speedup <= 0:
             raise ValueError(f"--speedup must be positive, got {speedup}")
         self.speedup = speedup
+        self.behind_s = 0.0  # the most a tick was handed out after its time: 0 when keeping up
 
-    def paced(self, events: Iterable[Emitted]) -> Iterator[Emitted]:
+    def paced(self, ticks: Iterable[Tick]) -> Iterator[Tick]:
+        """Each tick once its last event has happened: a tick's events are sent together, never
+        before their event time."""
         if self.speedup is None:
-            yield from events
+            yield from ticks
             return
         wall_start = time.monotonic()
-        next_check = 0.0
-        for ev in events:
-            if ev.event_time_s >= next_check:
-                # Sleep in small steps so the producer's progress line and Ctrl-C stay responsive.
-                delay = wall_start + ev.event_time_s / self.speedup - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                next_check = ev.event_time_s + 0.05 * self.speedup
-            yield ev
+        for tick in ticks:
+            due = wall_start + (tick.t + tick.tick_s) / self.speedup
+            # Sleep in small steps so the producer's progress line and Ctrl-C stay responsive.
+            while (delay := due - time.monotonic()) > 0:
+                time.sleep(min(delay, 0.25))
+            self.behind_s = max(self.behind_s, -delay)
+            yield tick

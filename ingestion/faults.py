@@ -46,11 +46,10 @@ class FaultCounts:
     malformed: Counter = field(default_factory=Counter)
 
 
-def _corrupt(body: dict, kind: str, rng: random.Random) -> bytes:
+def _corrupt(value: bytes, kind: str, rng: random.Random) -> bytes:
     if kind == "invalid_json":
-        text = orjson.dumps(body)
-        return text[: rng.randrange(1, len(text) - 1)]
-    broken = dict(body)
+        return value[: rng.randrange(1, len(value) - 1)]
+    broken = orjson.loads(value)
     if kind == "wrong_type":
         broken["event_time"] = 12345 if rng.random() < 0.5 else "yesterday"
     elif kind == "missing_field":
@@ -78,7 +77,7 @@ class FaultInjector:
             self.serializer.check(ev)
             kind = MALFORMED_KINDS[rng.randrange(len(MALFORMED_KINDS))]
             self.counts.malformed[kind] += 1
-            yield Outgoing(ev.event_type.name, self.serializer.key(ev.vehicle_id), _corrupt(ev.body, kind, rng))
+            yield Outgoing(ev.event_type.name, self.serializer.key(ev.vehicle_id), _corrupt(ev.value, kind, rng))
             return
         record = self.serializer.record(ev)
         yield record

@@ -98,7 +98,7 @@ class Route:
             cumulative.append(cumulative[-1] + haversine_km(a, b))
         self.cumulative_km = cumulative
         self.length_km = cumulative[-1]
-        self._headings = [_bearing_deg(a, b) for a, b in itertools.pairwise(waypoints)]
+        self.headings = [_bearing_deg(a, b) for a, b in itertools.pairwise(waypoints)]
         # Stretches by share of the route so they stay right if waypoints are refined.
         shares = (
             (0.03, "Boston", 50.0),
@@ -124,7 +124,7 @@ class Route:
         start, end = self.cumulative_km[i], self.cumulative_km[i + 1]
         t = 0.0 if end == start else (min(max(km, 0.0), self.length_km) - start) / (end - start)
         (lat1, lon1), (lat2, lon2) = self.waypoints[i], self.waypoints[i + 1]
-        return lat1 + t * (lat2 - lat1), lon1 + t * (lon2 - lon1), self._headings[i]
+        return lat1 + t * (lat2 - lat1), lon1 + t * (lon2 - lon1), self.headings[i]
 
     def stretch(self, km: float) -> Stretch:
         i = bisect.bisect_left(self._stretch_ends, km)

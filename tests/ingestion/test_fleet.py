@@ -5,9 +5,12 @@ import math
 from collections import defaultdict
 from datetime import timedelta
 
+import numpy as np
+import orjson
 import pytest
 
-from ingestion.fleet import Fleet, FleetConfig
+from contract.validate import validator_for
+from ingestion.fleet import COLUMN_ENCODING_MIN, Fleet, FleetConfig, Incident, Tick
 from ingestion.route import Route, haversine_km
 from tests.conftest import START
 
@@ -39,7 +42,7 @@ def test_vehicles_progress_monotonically_and_arrive(full_trip: tuple[Fleet, list
     for kms in km_by_vehicle.values():
         assert all(b >= a for a, b in itertools.pairwise(kms))
         assert kms[-1] == pytest.approx(ROUTE.length_km, abs=1e-3)
-    assert all(v.arrived for v in fleet.vehicles)
+    assert fleet.arrived.all()
 
 
 def test_departures_are_staggered(full_trip: tuple[Fleet, list]) -> None:
@@ -86,13 +89,11 @@ def test_incidents_open_before_they_resolve(full_trip: tuple[Fleet, list]) -> No
 
 def test_vehicles_slow_down_near_active_incidents() -> None:
     fleet = Fleet(FleetConfig(vehicles=1, seed=5, start=START, incidents_per_vehicle_hour=0))
-    vehicle = fleet.vehicles[0]
-    vehicle.km = 100.0
-    assert fleet._incident_slowdown(100.0) == 1.0
-    from ingestion.fleet import Incident
-
-    fleet.open_incidents.append(Incident("INC-x", vehicle.vehicle_id, "accident", 4, 101.0, 0, 0, 0, 1e9))
-    assert fleet._incident_slowdown(100.0) < 0.5
+    at = np.array([100.0, 50.0])
+    assert fleet.incident_slowdown(at).tolist() == [1.0, 1.0]
+    fleet.open_incident(Incident("INC-x", 0, "accident", 4, 101.0, 0, 0, 0, 1e9))
+    slowed, elsewhere = fleet.incident_slowdown(at).tolist()
+    assert slowed < 0.5 and elsewhere == 1.0
 
 
 def test_cameras_report_vehicles_passing_their_position(full_trip: tuple[Fleet, list]) -> None:
@@ -146,3 +147,61 @@ def test_large_fleet_runs() -> None:
     vehicles = {e.vehicle_id for e in events}
     assert len(vehicles) > 4_000
     assert len({e.body["event_id"] for e in events}) == len(events)
+
+
+def test_a_big_tick_encoded_as_columns_equals_the_same_events_encoded_row_by_row() -> None:
+    """The column encoder (a big tick) and the row encoder (a small one) give the same JSON
+    values, and every event passes the contract's per-event validator."""
+    fleet = Fleet(FleetConfig(vehicles=3000, seed=4, start=START, departure_window_s=1, incidents_per_vehicle_hour=50))
+    ticks = [fleet._tick(float(t)) for t in range(3)]
+    batches = Tick.merge(ticks)
+    assert {b.event_type.name for b in batches} >= {"vehicle", "gps", "weather", "emergency"}
+    for batch in batches:
+        if len(batch) < COLUMN_ENCODING_MIN:
+            continue
+        columns = batch.encode(validate=True)
+        by_rows = []
+        for start in range(0, len(batch), COLUMN_ENCODING_MIN - 1):
+            part = _slice(batch, start, start + COLUMN_ENCODING_MIN - 1)
+            by_rows += part.encode(validate=True)
+        assert [orjson.loads(v) for v in columns] == [orjson.loads(v) for v in by_rows], batch.event_type.name
+        check = validator_for(batch.event_type.name).check
+        for value in columns:
+            check(orjson.loads(value))
+            assert b'":nan' not in value and b'":inf' not in value
+
+
+def _slice(batch, start: int, stop: int):
+    from ingestion.fleet import Batch
+
+    cut = {k: v[start:stop] if isinstance(v, np.ndarray) else v for k, v in batch.columns.items()}
+    return Batch(
+        batch.event_type, batch.vehicle[start:stop], batch.seq[start:stop], batch.epoch_ms[start:stop], cut, batch.fleet
+    )
+
+
+def test_doubles_stay_doubles_in_the_json() -> None:
+    """A whole number in a double field is written 2.0, not 2, by both encoders."""
+    weather = [e for e in Fleet(FleetConfig(vehicles=2000, seed=1, start=START, departure_window_s=1)).run(2)]
+    dry = [e.value for e in weather if e.event_type.name == "weather" and e.body["precipitation_mm"] == 0]
+    assert len(dry) > COLUMN_ENCODING_MIN
+    assert all(b'"precipitation_mm":0.0,' in v for v in dry)
+
+
+def test_memory_stays_flat_over_a_long_run() -> None:
+    """The fleet's state is arrays of one slot per vehicle: an hour of ticks adds nothing."""
+    import tracemalloc
+
+    fleet = Fleet(FleetConfig(vehicles=2000, seed=6, start=START, departure_window_s=10))
+    ticks = fleet.ticks(3600)
+    for _ in range(60):
+        next(ticks)
+    tracemalloc.start()
+    for _ in range(600):
+        next(ticks)
+    early, _ = tracemalloc.get_traced_memory()
+    for _ in range(1800):
+        next(ticks)
+    late, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert late - early < 1_000_000, (early, late)

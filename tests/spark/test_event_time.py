@@ -54,9 +54,8 @@ def stream(data_dir: Path, bootstrap: str, *args: str) -> subprocess.CompletedPr
 @pytest.fixture(scope="module")
 def landed(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Path:
     ensure_topics(broker.bootstrap, PREFIX, partitions=2)
-    template = next(
-        e for e in Fleet(FleetConfig(vehicles=1, seed=3, start=START)).run(60) if e.event_type.name == "vehicle"
-    )
+    fleet = Fleet(FleetConfig(vehicles=1, seed=3, start=START, departure_window_s=10))
+    template = next(e for e in fleet.run(60) if e.event_type.name == "vehicle")
     events = [{**template.body, "event_id": f"tz-{n}", "event_time": t} for n, t in enumerate([*TIMES, *IMPOSSIBLE])]
     send(broker.bootstrap, f"{PREFIX}vehicle_data", ((b"v1", orjson.dumps(event)) for event in events))
     data_dir = tmp_path_factory.mktemp("tz")
