@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from contract import BY_NAME, topic_name
+from contract import topic_name
 from ingestion.faults import FaultConfig
 from ingestion.fleet import Fleet, FleetConfig, Tick, tick_groups
 from ingestion.producer import BACKENDS, make_producer
@@ -71,7 +71,7 @@ def real_time(bootstrap: str, backend: str, vehicles: int, duration_s: float) ->
     with tempfile.TemporaryDirectory() as tmp:
         summary_path = Path(tmp) / "summary.json"
         command = [
-            sys.executable, "-m", "smartcity.cli.main", "simulate",
+            str(Path(sys.executable).with_name("smartcity")), "simulate",
             "--bootstrap", bootstrap, "--backend", backend, "--vehicles", str(vehicles),
             "--speedup", "1", "--duration", str(duration_s), "--departure-window", "1",
             "--summary-json", str(summary_path),
