@@ -287,14 +287,19 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return found
 
     def _topic_ids(self) -> dict[str, str]:
-        from confluent_kafka import TopicCollection
+        from concurrent.futures import TimeoutError as FutureTimeout
+
+        from confluent_kafka import KafkaError, KafkaException, TopicCollection
         from confluent_kafka.admin import AdminClient
 
         if self._admin is None:
             self._admin = AdminClient({"bootstrap.servers": self.bootstrap} | QUIET)
         ids = {}
         for topic, future in self._admin.describe_topics(TopicCollection(self.topics)).items():
-            topic_id = str(future.result(timeout=10).topic_id)
+            try:
+                topic_id = str(future.result(timeout=10).topic_id)
+            except FutureTimeout:  # the admin client's request got no answer: a broker away, as librdkafka says it
+                raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "DescribeTopics: no answer in 10 s")) from None
             if topic_id.strip("A=") and topic_id != "None":  # the all-zero id: broker keeps none
                 ids[topic] = topic_id
         return ids
