@@ -67,8 +67,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from ingestion.producer import make_producer
     from ingestion.simulate import run as simulate
 
-    bootstrap = bootstrap_or_start(settings, args.bootstrap)
-    ensure_topics(bootstrap, settings.topic_prefix, settings.topic_partitions)
     now = datetime.now(UTC).replace(microsecond=0)
     start = args.start or (now - timedelta(seconds=args.duration or 4 * 3600) if args.backfill else now)
     fleet = FleetConfig(
@@ -77,6 +75,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     faults = FaultConfig(
         late_rate=args.late_rate, duplicate_rate=args.duplicate_rate, malformed_rate=args.malformed_rate, seed=args.seed
     )
+    bootstrap = bootstrap_or_start(settings, args.bootstrap)
+    ensure_topics(bootstrap, settings.topic_prefix, settings.topic_partitions)
     producer = make_producer(args.backend, bootstrap)
     try:
         summary = simulate(

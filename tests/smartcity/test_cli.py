@@ -116,3 +116,10 @@ def test_compact_on_an_empty_lake_reports_nothing_to_do(tmp_path: Path) -> None:
     result = smartcity("compact", "--dry-run", data_dir=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "would merge 0 files into 0 (one per closed hour); 0 duplicate rows dropped"
+
+
+def test_a_fleet_too_big_for_its_event_ids_is_one_line_before_a_broker_starts(tmp_path: Path) -> None:
+    result = smartcity("simulate", "--vehicles", "2000000", data_dir=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "smartcity: error: --vehicles must be between 1 and 1,048,576, got 2000000"
+    assert not list(tmp_path.rglob("*")), "nothing started, nothing written"
