@@ -29,8 +29,8 @@ from smartcity.broker import EmbeddedBroker, ensure_topics
 
 FLEET = FleetConfig(vehicles=500, seed=1, start=datetime(2026, 11, 23, 8, tzinfo=UTC), departure_window_s=60)
 BACKFILL_S = 400
-# (client, fleet size) of the real-time runs: the targets, and a smaller kafka-python fleet.
-REAL_TIME = (("kafka-python", 5_000), ("kafka-python", 7_500), ("confluent", 50_000))
+# (client, fleet size) of the real-time runs: the targets, and kafka-python at a city fleet of 10,000.
+REAL_TIME = (("kafka-python", 7_500), ("kafka-python", 10_000), ("confluent", 50_000))
 CHUNK = 50_000
 
 

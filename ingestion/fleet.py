@@ -134,7 +134,7 @@ class Batch:
         return {
             "event_id": self.fleet.ids.text(self.event_type.name, self.vehicle, self.seq),
             "schema_version": SCHEMA_VERSION,
-            "vehicle_id": self.fleet.vehicle_id_column[self.vehicle],
+            "vehicle_id": self.fleet.vehicle_id_column.take(self.vehicle),
             "event_time": iso_millis(self.epoch_ms),
             **self.columns,
         }
@@ -183,6 +183,8 @@ def _text(values: list[str]) -> np.ndarray:
 def _concat(parts: list[Column], sizes: list[int]) -> Column:
     if not any(isinstance(p, np.ndarray | pa.Array) for p in parts) and all(p == parts[0] for p in parts):
         return parts[0]  # the same value in every row
+    if all(isinstance(p, pa.Array) for p in parts):
+        return pa.concat_arrays(parts)
     full = [
         p if isinstance(p, np.ndarray) else np.full(n, p, dtype=object if isinstance(p, str) else None)
         for p, n in zip(parts, sizes, strict=True)
@@ -283,17 +285,17 @@ class Fleet:
 
         self.vehicle_ids = [f"vehicle-{i + 1:05d}" for i in range(n)]
         self.keys = [v.encode() for v in self.vehicle_ids]
-        self.vehicle_id_column = _text(self.vehicle_ids)
+        self.vehicle_id_column = pa.array(self.vehicle_ids, pa.string())
         rng = _rng(config.seed, "vehicles")
         spacing = config.departure_window_s / n
         self.depart_s = np.arange(n) * spacing + rng.uniform(0, spacing * 0.5, n)
         model = rng.integers(0, len(_MODELS), n)
         self._descriptive = {
-            "make": _text([_MODELS[m][0] for m in model]),
-            "model": _text([_MODELS[m][1] for m in model]),
-            "fuel_type": _text([_MODELS[m][2] for m in model]),
+            "make": pa.array([_MODELS[m][0] for m in model], pa.string()),
+            "model": pa.array([_MODELS[m][1] for m in model], pa.string()),
+            "fuel_type": pa.array([_MODELS[m][2] for m in model], pa.string()),
             "model_year": rng.integers(2012, 2027, n),
-            "vehicle_type": _text([_VEHICLE_TYPES[k] for k in rng.integers(0, len(_VEHICLE_TYPES), n)]),
+            "vehicle_type": pa.array([_VEHICLE_TYPES[k] for k in rng.integers(0, len(_VEHICLE_TYPES), n)], pa.string()),
         }
         self.driver_factor = rng.uniform(0.9, 1.1, n)
         self.phase_ms = rng.integers(0, max(int(config.tick_s * 1000), 1), n)
@@ -329,7 +331,7 @@ class Fleet:
         seq = self.seq[stream]
         numbers = seq[vehicle]
         np.add.at(seq, vehicle, 1)
-        if len(np.unique(vehicle)) != len(vehicle):  # a vehicle twice (two cameras in one tick)
+        if (seq[vehicle] - numbers > 1).any():  # a vehicle twice (two cameras in one tick)
             order = np.argsort(vehicle, kind="stable")
             ranks = np.empty_like(order)
             ranks[order] = np.arange(len(order)) - np.searchsorted(vehicle[order], vehicle[order])
@@ -548,7 +550,9 @@ class Fleet:
         return Tick(t, cfg.tick_s, batches)
 
     def _take(self, name: str, vehicles: np.ndarray) -> Column:
-        return self._descriptive[name][vehicles]
+        column = self._descriptive[name]
+        # Text is kept in Arrow: taking from it beats converting Python strings at encode time.
+        return column.take(vehicles) if isinstance(column, pa.Array) else column[vehicles]
 
     def _snapshot_uris(self, camera: np.ndarray, epoch_ms: np.ndarray, vehicle: np.ndarray) -> np.ndarray:
         ids = self._cameras["camera_id"]

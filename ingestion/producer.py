@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections import deque
 from dataclasses import dataclass, field
+from itertools import islice, repeat
+from operator import length_hint
 from typing import Protocol
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("kafka-python", "confluent")
+POLL_EVERY = 10_000  # messages between polls for delivery failures while a batch is produced
 
 
 class BrokerUnreachable(RuntimeError):
@@ -115,7 +119,9 @@ class KafkaPythonProducer:
 
 
 class ConfluentProducer:
-    def __init__(self, bootstrap: str, linger_ms: int = 20, batch_size: int = 1024 * 1024) -> None:
+    def __init__(
+        self, bootstrap: str, linger_ms: int = 20, batch_size: int = 1024 * 1024, queue_messages: int = 1_000_000
+    ) -> None:
         from confluent_kafka import Producer
 
         self.stats = DeliveryStats()
@@ -130,7 +136,7 @@ class ConfluentProducer:
                 "batch.size": batch_size,
                 "compression.type": "lz4",
                 "partitioner": "murmur2_random",  # same placement as the Java and kafka-python clients
-                "queue.buffering.max.messages": 1_000_000,
+                "queue.buffering.max.messages": queue_messages,
                 "message.timeout.ms": 30_000,
                 "error_cb": lambda err: self._errors.append(str(err)),
                 # Delivery reports for failures only: a Python callback per delivered message
@@ -159,30 +165,34 @@ class ConfluentProducer:
             except BufferError:  # local queue full: let librdkafka drain it
                 self._producer.poll(0.05)
         self.stats.sent += 1
-        if self.stats.sent % 10_000 == 0:
+        if self.stats.sent % POLL_EVERY == 0:
             self._producer.poll(0)
 
     def send_many(self, topic: str, keys: list[bytes], values: list[bytes]) -> None:
+        if len(keys) != len(values):
+            raise ValueError(f"{len(keys)} keys for {len(values)} values")
         produce, poll = self._producer.produce, self._producer.poll
-        done = 0
+        todo_values, todo_keys = iter(values), iter(keys)
+        rejected = None  # index of a message the full queue turned away, not yet produced
         try:
-            for key, value in zip(keys, values, strict=True):
+            while length_hint(todo_values):
                 try:
-                    produce(topic, value, key)
-                except BufferError:  # local queue full: let librdkafka drain it, then retry this one
+                    # A slice of produce calls run by C (map, consumed by a zero-length deque): no
+                    # Python bytecode per message, which is most of the cost of a produce loop.
+                    deque(map(produce, repeat(topic), islice(todo_values, POLL_EVERY), todo_keys), maxlen=0)
+                except BufferError:  # local queue full: map already took the message from the iterators
+                    rejected = len(values) - length_hint(todo_values) - 1
                     while True:
-                        poll(0.05)
+                        poll(0.05)  # let librdkafka drain it, then retry that one message
                         try:
-                            produce(topic, value, key)
+                            produce(topic, values[rejected], keys[rejected])
                             break
                         except BufferError:
                             continue
-                done += 1
-                if done % 10_000 == 0:
-                    poll(0)
+                    rejected = None
+                poll(0)
         finally:  # exact even when Ctrl-C lands mid-batch
-            self.stats.sent += done
-        poll(0)
+            self.stats.sent += len(values) - length_hint(todo_values) - (rejected is not None)
 
     def flush(self, timeout_s: float = 30.0) -> None:
         remaining = self._producer.flush(timeout_s)

@@ -70,3 +70,18 @@ def test_fault_counts_reach_the_topics(broker: EmbeddedBroker, topics: list, top
     records = read_all(broker.bootstrap, topic, summary.per_topic[topic])
     assert len(records) == summary.per_topic[topic]
     assert summary.duplicates > 0 and sum(summary.malformed.values()) > 0 and summary.late > 0
+
+
+@pytest.mark.broker
+def test_a_full_confluent_queue_delays_a_batch_without_losing_or_reordering_it(
+    broker: EmbeddedBroker, topics: list, topic_prefix: str
+) -> None:
+    from ingestion.producer import ConfluentProducer
+
+    topic = topic_name(BY_NAME["gps"], topic_prefix)
+    values = [str(i).encode() for i in range(5_000)]
+    producer = ConfluentProducer(broker.bootstrap, queue_messages=100)  # full many times over
+    producer.send_many(topic, [b"vehicle-00001"] * len(values), values)
+    producer.close()
+    assert (producer.stats.sent, producer.stats.failed) == (len(values), 0)
+    assert [r.value for r in read_all(broker.bootstrap, topic, len(values))] == values

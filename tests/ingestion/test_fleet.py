@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import numpy as np
 import orjson
+import pyarrow as pa
 import pytest
 
 from contract.validate import validator_for
@@ -174,7 +175,7 @@ def test_a_big_tick_encoded_as_columns_equals_the_same_events_encoded_row_by_row
 def _slice(batch, start: int, stop: int):
     from ingestion.fleet import Batch
 
-    cut = {k: v[start:stop] if isinstance(v, np.ndarray) else v for k, v in batch.columns.items()}
+    cut = {k: v[start:stop] if isinstance(v, np.ndarray | pa.Array) else v for k, v in batch.columns.items()}
     return Batch(
         batch.event_type, batch.vehicle[start:stop], batch.seq[start:stop], batch.epoch_ms[start:stop], cut, batch.fleet
     )
