@@ -1,10 +1,12 @@
 """``smartcity drill --soak 30m``: the pipeline at a steady rate for a long time; does it stay flat?
 
 In ``<data dir>/drill/soak-<time>/``: its own broker, the job, the simulator at ``--speedup`` with event
-times starting twelve hours back (so hours close while it runs), and compaction of closed hours every
-minute, as a deployment would schedule it. Every ``every_s`` seconds it samples the job's lag, the
-resident memory of each process and the lake's file count; at the end it compares the last third of the
-run with the first: lag, memory and files must not grow (exit 1 if one does).
+times ending twelve hours back (so hours close while it runs), and compaction of closed hours every
+minute, as a deployment would schedule it. A fleet drives for two hours of event time, then the next
+fleet leaves Boston, so every vehicle is on the road for the whole soak. Every ``every_s`` seconds it
+samples the simulator's rate, the job's lag, the resident memory of each process and the lake's file
+count; at the end it compares the last third of the run with the first: the rate must hold and lag,
+memory and files must not grow (exit 1 if one does, or if the simulator stopped early).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from smartcity.config import Settings
 
 BROKER = "embedded broker"
 MEMORY_SLACK_MB = 64.0  # growth below this is noise (JIT, caches warming)
+# Event time one fleet drives before the next leaves Boston: the route is ~350 km and speeds are
+# capped at 160 km/h, so no vehicle arrives (and the rate does not fall) within a shift.
+SHIFT_S = 2 * 3600.0
 
 
 def parse_duration(text: str) -> float:
@@ -80,6 +85,7 @@ class Sample:
     memory_mb: dict[str, float]
     files: int
     partitions: int  # hour folders: compaction leaves one file in each closed one
+    sent_per_s: float = 0.0  # the simulator's rate since the previous sample
 
     @property
     def small_files(self) -> int:
@@ -92,6 +98,9 @@ class SoakReport:
     samples: list[Sample] = field(default_factory=list)
     sent: int = 0
     compactions: int = 0
+    fleets: int = 0
+    duration_s: float = 0.0
+    stopped_early: str | None = None  # why the simulator stopped before the soak's end
 
     def _thirds(self) -> tuple[list[Sample], list[Sample]]:
         """The first and last thirds of the run after a warm-up (the JVM's JIT, the first batches)."""
@@ -104,8 +113,13 @@ class SoakReport:
         """(what, first third -> last third, flat; None: not judged) for the lag, each process's memory
         and the files."""
         first, last = self._thirds()
+        rate_first = statistics.median(s.sent_per_s for s in first)
+        rate_last = statistics.median(s.sent_per_s for s in last)
         lag_first, lag_last = statistics.median(s.lag for s in first), statistics.median(s.lag for s in last)
-        out = [("lag (records)", f"{lag_first:,.0f} -> {lag_last:,.0f}", lag_last <= max(2 * lag_first, 5_000))]
+        out = [
+            ("simulator rate (ev/s)", f"{rate_first:,.0f} -> {rate_last:,.0f}", rate_last >= 0.8 * rate_first),
+            ("lag (records)", f"{lag_first:,.0f} -> {lag_last:,.0f}", lag_last <= max(2 * lag_first, 5_000)),
+        ]
         for name in self.samples[0].memory_mb:
             a, b = max(s.memory_mb.get(name, 0) for s in first), max(s.memory_mb.get(name, 0) for s in last)
             if name == BROKER:  # Tansu's memory:// storage keeps every event: it grows by design, not by leak
@@ -120,17 +134,27 @@ class SoakReport:
 
     @property
     def flat(self) -> bool:
-        return len(self.samples) >= 3 and all(ok is not False for _, _, ok in self.checks())
+        return (
+            self.stopped_early is None and len(self.samples) >= 3 and all(ok is not False for _, _, ok in self.checks())
+        )
 
     def render(self) -> str:
         names = list(self.samples[0].memory_mb) if self.samples else []
-        lines = [f"{'t (s)':>7}{'lag':>9}{'files':>7}{'hours':>7}" + "".join(f"{n[:20]:>22}" for n in names)]
+        header = f"{'t (s)':>7}{'ev/s':>9}{'lag':>9}{'files':>7}{'hours':>7}"
+        lines = [header + "".join(f"{n[:20]:>22}" for n in names)]
         for s in self.samples:
             memory = "".join(f"{s.memory_mb[n]:>19,.0f} MB" for n in names)
-            lines.append(f"{s.at_s:>7.0f}{s.lag:>9,}{s.files:>7,}{s.partitions:>7,}{memory}")
-        lines.append(f"sent {self.sent:,} events; compactions {self.compactions}")
+            lines.append(f"{s.at_s:>7.0f}{s.sent_per_s:>9,.0f}{s.lag:>9,}{s.files:>7,}{s.partitions:>7,}{memory}")
+        lines.append(
+            f"sent {self.sent:,} events in {self.duration_s:,.0f} s by {self.fleets} fleet(s); "
+            f"compactions {self.compactions}"
+        )
+        if self.stopped_early:
+            lines.append(f"the simulator stopped early: {self.stopped_early}")
         for what, change, ok in self.checks() if len(self.samples) >= 3 else []:
             verdict = "flat" if ok else "GROWS" if ok is False else "not judged: keeps every event in memory"
+            if what.startswith("simulator rate"):
+                verdict = "steady" if ok else "FELL"
             lines.append(f"{what:<38}{change:>18}   {verdict}")
         lines.append(
             f"verdict: {'FLAT' if self.flat else 'NOT FLAT' if len(self.samples) >= 3 else 'too short to tell'}"
@@ -148,15 +172,24 @@ class Soak:
         self.summary = RunSummary()
 
     def _simulate(self, stop: threading.Event) -> None:
-        fleet = FleetConfig(
-            vehicles=self.vehicles, seed=11, start=datetime.now(UTC).replace(microsecond=0) - timedelta(hours=12)
-        )
+        total_s = self.duration_s * self.speedup  # event time
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=12, seconds=total_s)
         producer = make_producer("confluent", self.broker.bootstrap)
         try:
-            run(
-                producer, fleet, FaultConfig(), speedup=self.speedup, duration_s=self.duration_s * self.speedup,
-                progress=None, summary=self.summary,
-            )  # fmt: skip
+            driven_s = 0.0
+            while driven_s < total_s and not stop.is_set():
+                shift_s = min(SHIFT_S, total_s - driven_s)
+                fleet = FleetConfig(
+                    vehicles=self.vehicles, seed=11 + self.report.fleets, start=start + timedelta(seconds=driven_s)
+                )
+                run(
+                    producer, fleet, FaultConfig(), speedup=self.speedup, duration_s=shift_s,
+                    progress=None, summary=self.summary,
+                )  # fmt: skip
+                self.report.fleets += 1
+                driven_s += shift_s
+        except Exception as exc:  # reported with the verdict; the soak must not pass on a dead simulator
+            self.report.stopped_early = f"{type(exc).__name__}: {exc}"
         finally:
             producer.close()
             stop.set()
@@ -207,6 +240,7 @@ class Soak:
         latest: dict[str, int] = {}
         metrics = lake.metrics_path(str(self.lake_root))
         last_compaction = began
+        sent_before, sampled_before = 0, began
         try:
             while not stop.wait(self.every_s) and time.monotonic() - began < self.duration_s:
                 if job.poll() is not None:
@@ -218,16 +252,20 @@ class Soak:
                 files = glob.glob(lake.files_glob(self.lake_root)) + glob.glob(
                     lake.files_glob(self.lake_root, lake.QUARANTINE)
                 )
+                sent, now = sum(self.summary.per_topic.values()), time.monotonic()
                 sample = Sample(
-                    at_s=time.monotonic() - began,
+                    at_s=now - began,
                     lag=self._lag(metrics, latest),
                     memory_mb=self._memory(job),
                     files=len(files),
                     partitions=len({os.path.dirname(f) for f in files}),
+                    sent_per_s=(sent - sent_before) / (now - sampled_before),
                 )
+                sent_before, sampled_before = sent, now
                 self.report.samples.append(sample)
                 print(
-                    f"[soak] {sample.at_s:.0f} s: lag {sample.lag:,}, files {sample.files:,}, memory "
+                    f"[soak] {sample.at_s:.0f} s: {sample.sent_per_s:,.0f} ev/s, lag {sample.lag:,}, "
+                    f"files {sample.files:,}, memory "
                     + ", ".join(f"{k} {v:,.0f} MB" for k, v in sample.memory_mb.items()),
                     file=sys.stderr,
                     flush=True,
@@ -241,6 +279,9 @@ class Soak:
             except subprocess.TimeoutExpired:
                 os.killpg(job.pid, signal.SIGKILL)
             self.broker.stop()
+        self.report.duration_s = time.monotonic() - began
+        if self.report.stopped_early is None and self.report.duration_s < 0.95 * self.duration_s:
+            self.report.stopped_early = f"after {self.report.duration_s:,.0f} of {self.duration_s:,.0f} s"
         self.report.sent = self.summary.sent or sum(self.summary.per_topic.values())
         return self.report
 

@@ -55,12 +55,18 @@ def test_losses_in_the_broker_restart_are_reported_apart_and_anything_else_fails
 
 
 def test_a_short_soak_samples_lag_memory_and_files_and_judges_them(tmp_path: Path) -> None:
-    result = smartcity("drill", "--soak", "25s", "--every", "2.5", "--vehicles", "5", data_dir=tmp_path, timeout=600)
+    # At 600 s of event time per second, 25 s are three fleets' shifts (2 h each): the handover is in the run.
+    result = smartcity(
+        "drill", "--soak", "25s", "--every", "2.5", "--vehicles", "5", "--speedup", "600",
+        data_dir=tmp_path, timeout=600,
+    )  # fmt: skip
     assert result.returncode in (0, 1), result.stderr[-3000:]
     out = result.stdout
     samples = [line for line in out.splitlines() if re.match(r"\s+\d+\s+[\d,]+\s+[\d,]+\s+[\d,]+\s", line)]
     assert len(samples) >= 5, out
-    assert re.search(r"sent [1-9][\d,]* events; compactions \d+", out)
+    fleets = re.search(r"sent [1-9][\d,]* events in [\d,]+ s by (\d+) fleet\(s\); compactions \d+", out)
+    assert fleets and int(fleets.group(1)) == 3, out
+    assert re.search(r"simulator rate \(ev/s\)\s+[\d,]+ -> [\d,]+\s+(steady|FELL)", out)
     for check in ("lag (records)", "memory of spark JVM (MB)", "lake files beyond one per hour"):
         assert re.search(rf"{re.escape(check)}\s+[\d,]+ -> [\d,]+\s+(flat|GROWS)", out), check
     assert re.search(r"memory of embedded broker \(MB\)\s+[\d,]+ -> [\d,]+\s+not judged", out)
