@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
 
     with (
         tempfile.TemporaryDirectory(prefix="smartcity-live-bench-") as tmp,
-        Path(tmp, "up.log").open("w") as log,
+        Path(tmp, "console.log").open("w") as log,
     ):
         port = free_port()
         env = os.environ | {"SMARTCITY_DATA_DIR": tmp, "SMARTCITY_DASHBOARD_PORT": str(port)}
@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
                 process.wait(120)
         print(f"watched the live page for {args.seconds:.0f} s (smartcity up at its defaults, refresh every 5 s)")
         log.flush()
-        lines = Path(tmp, "up.log").read_text().splitlines()
+        # `smartcity up` writes its full log under the data folder; the console has only the status lines.
+        lines = Path(tmp, "logs", "up.log").read_text().splitlines()
         builds = [line.split("msg=")[-1].strip() for line in lines if "smartcity.marts" in line]
         print("refresher:", "; ".join(builds) or "no build finished")
         ages = event_ages(refreshes)
