@@ -15,6 +15,10 @@ from itertools import islice, repeat
 from operator import length_hint
 from typing import Protocol
 
+from kafkaclient.access import topic_error
+from kafkaclient.clients import confluent_config, kafka_python_config
+from kafkaclient.settings import PLAINTEXT, KafkaSecurity
+
 log = logging.getLogger(__name__)
 
 BACKENDS = ("kafka-python", "confluent")
@@ -62,17 +66,20 @@ class EventProducer(Protocol):
 
 
 class KafkaPythonProducer:
-    def __init__(self, bootstrap: str, linger_ms: int = 20, batch_size: int = 256 * 1024) -> None:
+    def __init__(
+        self, bootstrap: str, security: KafkaSecurity = PLAINTEXT, linger_ms: int = 20, batch_size: int = 256 * 1024
+    ) -> None:
         from kafka import KafkaProducer
         from kafka.errors import KafkaTimeoutError
         from kafka.partitioner.default import murmur2
 
         self._murmur2 = murmur2
+        self._where = (bootstrap, security)
         self.stats = DeliveryStats()
         check_reachable(bootstrap)
         try:
             self._producer = KafkaProducer(
-                bootstrap_servers=bootstrap,
+                **kafka_python_config(bootstrap, security),
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=linger_ms,
@@ -98,11 +105,11 @@ class KafkaPythonProducer:
 
     def send(self, topic: str, key: bytes, value: bytes) -> None:
         future = self._producer.send(topic, key=key, value=value, partition=self._partition(topic, key))
-        future.add_errback(self.stats.record_failure)
+        future.add_errback(self._failed(topic))
         self.stats.sent += 1
 
     def send_many(self, topic: str, keys: list[bytes], values: list[bytes]) -> None:
-        send, partition, failed = self._producer.send, self._partition, self.stats.record_failure
+        send, partition, failed = self._producer.send, self._partition, self._failed(topic)
         done = 0
         try:
             for key, value in zip(keys, values, strict=True):
@@ -110,6 +117,14 @@ class KafkaPythonProducer:
                 done += 1
         finally:  # exact even when Ctrl-C lands mid-batch
             self.stats.sent += done
+
+    def _failed(self, topic: str):
+        def record(error: Exception) -> None:
+            if "Authorization" in type(error).__name__:
+                error = topic_error(error, topic, "write", *self._where)
+            self.stats.record_failure(error)
+
+        return record
 
     def flush(self, timeout_s: float = 30.0) -> None:
         self._producer.flush(timeout=timeout_s)
@@ -120,30 +135,39 @@ class KafkaPythonProducer:
 
 class ConfluentProducer:
     def __init__(
-        self, bootstrap: str, linger_ms: int = 20, batch_size: int = 1024 * 1024, queue_messages: int = 1_000_000
+        self,
+        bootstrap: str,
+        security: KafkaSecurity = PLAINTEXT,
+        linger_ms: int = 20,
+        batch_size: int = 1024 * 1024,
+        queue_messages: int = 1_000_000,
     ) -> None:
         from confluent_kafka import Producer
 
         self.stats = DeliveryStats()
+        self._where = (bootstrap, security)
         self._errors: list[str] = []
         check_reachable(bootstrap)
         self._producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                "acks": "all",
-                "enable.idempotence": True,
-                "linger.ms": linger_ms,
-                "batch.size": batch_size,
-                "compression.type": "lz4",
-                "partitioner": "murmur2_random",  # same placement as the Java and kafka-python clients
-                "queue.buffering.max.messages": queue_messages,
-                "message.timeout.ms": 30_000,
-                "error_cb": lambda err: self._errors.append(str(err)),
-                # Delivery reports for failures only: a Python callback per delivered message
-                # costs as much as the produce call itself.
-                "on_delivery": self._on_delivery,
-                "delivery.report.only.error": True,
-            }
+            confluent_config(
+                bootstrap,
+                security,
+                **{
+                    "acks": "all",
+                    "enable.idempotence": True,
+                    "linger.ms": linger_ms,
+                    "batch.size": batch_size,
+                    "compression.type": "lz4",
+                    "partitioner": "murmur2_random",  # same placement as the Java and kafka-python clients
+                    "queue.buffering.max.messages": queue_messages,
+                    "message.timeout.ms": 30_000,
+                    "error_cb": lambda err: self._errors.append(str(err)),
+                    # Delivery reports for failures only: a Python callback per delivered message
+                    # costs as much as the produce call itself.
+                    "on_delivery": self._on_delivery,
+                    "delivery.report.only.error": True,
+                },
+            )
         )
         metadata = None
         try:
@@ -153,8 +177,10 @@ class ConfluentProducer:
         if not metadata.brokers:
             raise BrokerUnreachable(f"no Kafka broker reachable at {bootstrap}")
 
-    def _on_delivery(self, err: object, _msg: object) -> None:
+    def _on_delivery(self, err, msg) -> None:
         if err is not None:
+            if "AUTHORIZATION" in err.name():
+                err = topic_error(err, msg.topic(), "write", *self._where)
             self.stats.record_failure(err)
 
     def send(self, topic: str, key: bytes, value: bytes) -> None:
@@ -215,9 +241,9 @@ def _compression() -> str:
     return "lz4"
 
 
-def make_producer(backend: str, bootstrap: str) -> EventProducer:
+def make_producer(backend: str, bootstrap: str, security: KafkaSecurity = PLAINTEXT) -> EventProducer:
     if backend == "kafka-python":
-        return KafkaPythonProducer(bootstrap)
+        return KafkaPythonProducer(bootstrap, security)
     if backend == "confluent":
-        return ConfluentProducer(bootstrap)
+        return ConfluentProducer(bootstrap, security)
     raise ValueError(f"unknown producer backend {backend!r}; expected one of {', '.join(BACKENDS)}")

@@ -6,7 +6,6 @@ build: a restart of the broker starts empty.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -19,8 +18,11 @@ from importlib.resources import files
 from pathlib import Path
 
 from contract.events import EVENT_TYPES, topic_name
-from ingestion.producer import BrokerUnreachable, check_reachable
-from smartcity.config import Settings
+from ingestion.producer import check_reachable
+from kafkaclient.access import KafkaAccessError, check_access, topic_error
+from kafkaclient.clients import confluent_config
+from kafkaclient.settings import PLAINTEXT, KafkaSecurity
+from smartcity.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -56,45 +58,79 @@ def wait_until_listening(host: str, port: int, timeout_s: float = 15.0) -> None:
             time.sleep(0.05)
 
 
-def ensure_topics(bootstrap: str, prefix: str = "", partitions: int = 4, timeout_s: float = 20.0) -> list[str]:
-    """Create the five topics if missing (explicitly: Tansu would auto-create with 4 partitions)."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
+def ensure_topics(
+    bootstrap: str,
+    prefix: str = "",
+    partitions: int = 4,
+    timeout_s: float = 20.0,
+    security: KafkaSecurity = PLAINTEXT,
+) -> list[str]:
+    """Create the five topics if missing (explicitly: Tansu would auto-create with 4 partitions). The
+    metadata request that starts it checks the connection settings, with one line when they fail."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
 
     check_reachable(bootstrap)
     names = [topic_name(et, prefix) for et in EVENT_TYPES]
-    try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap,
-            request_timeout_ms=int(timeout_s * 1000),
-            bootstrap_timeout_ms=int(timeout_s * 1000),
+    metadata = check_access(bootstrap, security, timeout_s)
+    admin = AdminClient(confluent_config(bootstrap, security, log_level=0))
+    missing = [n for n in names if n not in metadata.topics or metadata.topics[n].error is not None]
+    if missing:
+        futures = admin.create_topics([NewTopic(n, partitions, 1) for n in missing], request_timeout=timeout_s)
+        for name, future in futures.items():
+            try:
+                future.result(timeout=timeout_s)
+            except KafkaException as exc:
+                error = exc.args[0]
+                if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:  # another process was first
+                    raise KafkaAccessError(topic_error(error, name, "create", bootstrap, security)) from None
+        log.info("created topics %s with %d partitions", missing, partitions)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        topics = admin.list_topics(timeout=timeout_s).topics
+        unreadable = [n for n in names if n in topics and topics[n].error is not None]
+        for name in unreadable:
+            if topics[name].error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                raise KafkaAccessError(topic_error(topics[name].error, name, "describe", bootstrap, security))
+        if all(n in topics and topics[n].error is None for n in names):
+            return names
+        if time.monotonic() > deadline:
+            raise BrokerError(f"topics {names} not visible after {timeout_s:.0f}s")
+        time.sleep(0.1)
+
+
+def external_kafka(settings: Settings, override: str | None = None) -> tuple[str, KafkaSecurity] | None:
+    """``override`` or KAFKA_BOOTSTRAP_SERVERS with the security settings of the environment; None
+    when the embedded broker is to be used, which speaks plaintext on loopback only."""
+    if override or settings.bootstrap_servers:
+        return override or settings.bootstrap_servers, settings.kafka_security
+    if settings.kafka_security.secured:
+        raise ConfigError(
+            f"Kafka security settings ({settings.kafka_security.describe()}) are set but KAFKA_BOOTSTRAP_SERVERS is "
+            "not: the embedded broker speaks plaintext on loopback only; set KAFKA_BOOTSTRAP_SERVERS to the cluster"
         )
-    except KafkaTimeoutError as exc:
-        raise BrokerUnreachable(f"no Kafka broker reachable at {bootstrap}") from exc
-    try:
-        existing = set(admin.list_topics())
-        missing = [n for n in names if n not in existing]
-        if missing:
-            # Another process may create them between list and create.
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics([NewTopic(n, partitions, 1) for n in missing])
-            log.info("created topics %s with %d partitions", missing, partitions)
-        deadline = time.monotonic() + timeout_s
-        while not set(names) <= set(admin.list_topics()):
-            if time.monotonic() > deadline:
-                raise BrokerError(f"topics {names} not visible after {timeout_s:.0f}s")
-            time.sleep(0.1)
-    finally:
-        admin.close()
-    return names
+    return None
+
+
+def kafka_connection(
+    settings: Settings, override: str | None = None, start: bool = True
+) -> tuple[str | None, KafkaSecurity]:
+    """The Kafka to use and how to reach it: the external one, else the embedded broker (started
+    when ``start`` and none runs; None when it is not running and not to be started)."""
+    external = external_kafka(settings, override)
+    if external:
+        return external
+    return (bootstrap_or_start(settings, None) if start else resolve_bootstrap(settings)), PLAINTEXT
 
 
 class EmbeddedBroker:
     """A Tansu process on a free loopback port; a context manager that always stops it."""
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, log_path: Path | None = None, advertised: str | None = None) -> None:
         self.port = port or free_port()
         self.log_path = log_path
+        # The address clients are told to use, when it is not the listener's: a TLS proxy in front.
+        self.advertised = advertised
         self.process: subprocess.Popen | None = None
 
     @property
@@ -109,7 +145,7 @@ class EmbeddedBroker:
             "--listener-url",
             url,
             "--advertised-listener-url",
-            url,
+            f"tcp://{self.advertised}" if self.advertised else url,
             "--storage-engine",
             "memory://tansu/",
         ]

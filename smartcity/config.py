@@ -6,6 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kafkaclient import settings as kafka_settings
+from kafkaclient.settings import KafkaSecurity
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -51,6 +54,7 @@ class Settings:
     marts_every_s: int = 60
     dashboard_port: int = 8501
     glue_database: str | None = None
+    kafka_security: KafkaSecurity = kafka_settings.PLAINTEXT  # for KAFKA_BOOTSTRAP_SERVERS (or --bootstrap)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -68,6 +72,7 @@ class Settings:
             marts_every_s=_int("SMARTCITY_MARTS_EVERY", 60, allow_zero=True),
             dashboard_port=_int("SMARTCITY_DASHBOARD_PORT", 8501),
             glue_database=os.environ.get("SMARTCITY_GLUE_DATABASE") or None,
+            kafka_security=kafka_settings.from_env(os.environ),
         )
 
     @property

@@ -31,6 +31,7 @@ from ingestion.faults import FaultConfig
 from ingestion.fleet import FleetConfig
 from ingestion.producer import make_producer
 from ingestion.simulate import RunSummary, run
+from kafkaclient import settings as kafka_settings
 from smartcity.broker import EmbeddedBroker, ensure_topics, free_port
 from smartcity.config import Settings
 from smartcity.marts import build_and_export
@@ -120,9 +121,14 @@ class Drill:
 
     def _start_job(self, *extra: str) -> subprocess.Popen:
         env = {**os.environ, "SMARTCITY_DATA_DIR": str(self.home), "SMARTCITY_TOPIC_PREFIX": self.settings.topic_prefix}
-        env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-        env.pop("SMARTCITY_LAKE_ROOT", None)
-        env.pop("SMARTCITY_CHECKPOINT_ROOT", None)
+        # The drill's own broker: plaintext on loopback, whatever Kafka the environment names.
+        for name in (
+            "KAFKA_BOOTSTRAP_SERVERS",
+            *kafka_settings.ENV_NAMES,
+            "SMARTCITY_LAKE_ROOT",
+            "SMARTCITY_CHECKPOINT_ROOT",
+        ):
+            env.pop(name, None)
         command = [
             sys.executable, "-m", "smartcity", "stream", "--bootstrap", self.broker.bootstrap,
             "--no-fail-on-data-loss", "--max-offsets-per-trigger", "4000", "--trigger-seconds", "1", *extra,

@@ -30,8 +30,9 @@ from ingestion.faults import FaultConfig
 from ingestion.fleet import FleetConfig
 from ingestion.producer import make_producer
 from ingestion.simulate import RunSummary, run
+from kafkaclient.settings import PLAINTEXT
 from smartcity import children
-from smartcity.broker import EmbeddedBroker, ensure_topics
+from smartcity.broker import EmbeddedBroker, ensure_topics, external_kafka
 from smartcity.config import Settings
 from smartcity.locking import exclusive
 from smartcity.marts import MartsRefresher
@@ -144,6 +145,7 @@ class Orchestrator:
         self.job_died = threading.Event()
         self.job: subprocess.Popen | None = None
         self.broker: EmbeddedBroker | None = None
+        self.security = PLAINTEXT
         self.metrics = MetricsTail.from_now(settings.lake_root)
         self.summary = RunSummary()
         self.marts: MartsRefresher | None = None
@@ -192,14 +194,14 @@ class Orchestrator:
                 signal.signal(sig, handler)
 
     def _run(self) -> int:
-        bootstrap = self.settings.bootstrap_servers
+        bootstrap, self.security = external_kafka(self.settings) or (None, PLAINTEXT)
         try:
             if not bootstrap:
                 self.settings.data_dir.mkdir(parents=True, exist_ok=True)
                 self.broker = EmbeddedBroker(log_path=self.settings.data_dir / "tansu.log")
                 bootstrap = self.broker.start(isolated=True)
                 say(f"embedded broker (tansu) at {bootstrap}")
-            ensure_topics(bootstrap, self.settings.topic_prefix, self.settings.topic_partitions)
+            ensure_topics(bootstrap, self.settings.topic_prefix, self.settings.topic_partitions, security=self.security)
             with self.log_path.open("ab") as job_log:  # the job's logs, Spark's included
                 self.job = subprocess.Popen(
                     job_command(bootstrap, self.broker is not None, self.speedup, self.duration_s, self.master),
@@ -250,7 +252,7 @@ class Orchestrator:
 
     def _simulate(self, bootstrap: str) -> None:
         fleet = FleetConfig(vehicles=self.vehicles, seed=self.seed, start=datetime.now(UTC).replace(microsecond=0))
-        producer = make_producer("kafka-python", bootstrap)
+        producer = make_producer("kafka-python", bootstrap, self.security)
         self.phase = "simulating"
         try:
             self.summary = run(

@@ -30,6 +30,7 @@ from ingestion.faults import FaultConfig
 from ingestion.fleet import FleetConfig
 from ingestion.producer import make_producer
 from ingestion.simulate import RunSummary, run
+from kafkaclient import settings as kafka_settings
 from smartcity.broker import EmbeddedBroker, ensure_topics
 from smartcity.config import Settings
 
@@ -223,8 +224,9 @@ class Soak:
         self.broker.start(isolated=True)
         ensure_topics(self.broker.bootstrap, "", 3)
         env = {**os.environ, "SMARTCITY_DATA_DIR": str(self.home)}
-        for name in (
+        for name in (  # the soak's own broker: plaintext on loopback, whatever Kafka the environment names
             "KAFKA_BOOTSTRAP_SERVERS",
+            *kafka_settings.ENV_NAMES,
             "SMARTCITY_LAKE_ROOT",
             "SMARTCITY_CHECKPOINT_ROOT",
             "SMARTCITY_TOPIC_PREFIX",

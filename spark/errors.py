@@ -49,6 +49,6 @@ def root_cause(error: str, bootstrap: str | None = None) -> str:
     if os_error:
         number, path = os_error.groups()
         return f"cannot write {path}: {os.strerror(int(number)).lower()}"
-    if name in ("DataLoss", "TimeoutError"):  # ours: the message is the whole story
+    if name in ("DataLoss", "TimeoutError", "KafkaAccessError", "KafkaSettingsError"):  # ours: the whole story
         return message.strip()
     return f"{name}: {message.strip()}"

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract.events import BY_NAME, topic_name
+from kafkaclient import clients as kafka_clients
+from kafkaclient.settings import PLAINTEXT, KafkaSecurity
 from spark.errors import QueryFailed, root_cause
 from spark.parse import EventTimeBounds
 
@@ -35,6 +37,7 @@ class StreamOptions:
     bootstrap: str
     lake_root: str
     checkpoint_root: str
+    kafka_security: KafkaSecurity = PLAINTEXT
     topic_prefix: str = ""
     streams: tuple[str, ...] = tuple(BY_NAME)
     master: str = "local[*]"
@@ -52,9 +55,14 @@ class StreamOptions:
     log_path: str | None = None  # where the whole error of a failed query goes
     extra_conf: dict[str, str] = field(default_factory=dict)
 
-    def source_options(self) -> dict[str, str]:
-        """Options both Kafka sources take (Spark's connector ignores the two event-time ones)."""
+    def source_options(self, native: bool = False) -> dict[str, str]:
+        """Options both Kafka sources take (Spark's connector ignores the two event-time ones), with the
+        connection's security settings: the Java client's for the native connector (secrets included,
+        redacted by Spark), librdkafka's without the secrets for the Python source (its tasks read
+        them from their environment, see ``secret_conf``)."""
+        security = self.kafka_security
         return {
+            **(kafka_clients.native_options(security) if native else kafka_clients.source_options(security)),
             "kafka.bootstrap.servers": self.bootstrap,
             "startingOffsets": self.starting_offsets,
             "maxOffsetsPerTrigger": str(self.max_offsets_per_trigger),
@@ -97,9 +105,14 @@ def build_session(options: StreamOptions):
     # Executors connect back to the driver: by the bound address, or by this host's name when the
     # driver listens on every interface (a container: its name on the compose network).
     builder = builder.config("spark.driver.host", socket.gethostname() if wildcard else options.bind_address)
-    for key, value in options.extra_conf.items():
+    # Redact JAAS lines (SASL passwords of the native connector) as well as Spark's own patterns.
+    builder = builder.config("spark.redaction.regex", kafka_clients.SPARK_REDACTION_REGEX)
+    builder = builder.config("spark.sql.redaction.options.regex", kafka_clients.SPARK_REDACTION_REGEX + "|url")
+    public, secret = split_secret_conf(options)
+    for key, value in public.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    with secret_properties_file(secret):
+        spark = builder.getOrCreate()
     if options.ui:
         log.info("Spark UI at %s (jobs cannot be killed from it)", spark.sparkContext.uiWebUrl)
     spark.sparkContext.setLogLevel("WARN")
@@ -115,6 +128,53 @@ def build_session(options: StreamOptions):
             logger, jvm.org.apache.logging.log4j.Level.valueOf(level)
         )
     return spark
+
+
+def split_secret_conf(options: StreamOptions) -> tuple[dict[str, str], dict[str, str]]:
+    """Spark settings, and those that carry secrets: the Kafka secrets for the executors' environment
+    (``spark.executorEnv``, which executors on other machines receive) and any secret in
+    ``extra_conf`` (Spark's authentication secret)."""
+    secrets_env = kafka_clients.secrets_env(options.kafka_security)
+    # Local mode: the Python workers inherit the driver's environment through the JVM.
+    os.environ.update(secrets_env)
+    secret = {f"spark.executorEnv.{k}": v for k, v in secrets_env.items()}
+    public = {}
+    for key, value in options.extra_conf.items():
+        (secret if "secret" in key.lower() or "password" in key.lower() else public)[key] = value
+    return public, secret
+
+
+@contextlib.contextmanager
+def secret_properties_file(conf: dict[str, str]):
+    """PySpark passes every builder setting to ``spark-submit`` as ``--conf k=v``, on the JVM's command
+    line for anyone to read in ``ps``. Secret settings go in a properties file instead, private to this
+    user and removed once the JVM has read it."""
+    if not conf:
+        yield
+        return
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="smartcity-spark-")
+    path = Path(folder) / "secret.conf"
+    saved = os.environ.get("PYSPARK_SUBMIT_ARGS")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            for key, value in conf.items():
+                out.write(f"{key} {_properties_escape(value)}\n")
+        os.environ["PYSPARK_SUBMIT_ARGS"] = f"--properties-file {path} " + (saved or "pyspark-shell")
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PYSPARK_SUBMIT_ARGS", None)
+        else:
+            os.environ["PYSPARK_SUBMIT_ARGS"] = saved
+        path.unlink(missing_ok=True)
+        os.rmdir(folder)
+
+
+def _properties_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n")
 
 
 def worker_python() -> str:
@@ -153,7 +213,7 @@ def staged_stream(spark, options: StreamOptions, stream: str):
         fmt = NAME
     reader = (
         spark.readStream.format(fmt)
-        .options(**options.source_options())
+        .options(**options.source_options(native=use_native))
         .option("subscribe", topic)
         .option("minPartitions", str(spark.sparkContext.defaultParallelism))
     )

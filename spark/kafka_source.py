@@ -30,6 +30,10 @@ import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadLimit, ReadMaxRows, SupportsTriggerAvailableNow
 
+from kafkaclient.access import KafkaAccessError, topic_error
+from kafkaclient.clients import confluent_config, from_source_options
+from kafkaclient.settings import PLAINTEXT, KafkaSecurity
+
 log = logging.getLogger("smartcity.stream")
 
 NAME = "smartcity_kafka"
@@ -214,7 +218,9 @@ class KafkaOffsetsDataSource(DataSource):
     ``kafka.bootstrap.servers``, ``subscribe``, ``startingOffsets``, ``maxOffsetsPerTrigger``,
     ``minPartitions``, ``maxRecordsPerPartition``; plus ``landAs`` (a contract stream name) and
     ``lakeRoot``: each task then parses its records and stages them as Parquet in the lake
-    (spark/stage.py), and the rows it returns describe the staged files."""
+    (spark/stage.py), and the rows it returns describe the staged files. Security settings are
+    librdkafka properties behind ``kafka.`` (``kafka.security.protocol``, ``kafka.ssl.ca.location``,
+    ``kafka.sasl.mechanism``, ...); secrets never travel as options (see kafkaclient.clients)."""
 
     @classmethod
     def name(cls) -> str:
@@ -235,6 +241,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def __init__(self, options: dict[str, str]) -> None:
         options = {k.lower(): v for k, v in options.items()}  # Spark's option names are case-insensitive
         self.bootstrap = options["kafka.bootstrap.servers"]
+        # Kept as options, not as settings: the reader is pickled to the tasks, and the secrets must
+        # come from each process's own environment rather than travel inside it.
+        self.kafka_options = {k: v for k, v in options.items() if k.startswith("kafka.")}
         self.topics = [t for t in options["subscribe"].split(",") if t]
         self.starting = options.get("startingoffsets", "earliest")
         limit = options.get("maxoffsetspertrigger")
@@ -258,6 +267,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self._latest: BrokerView | None = None
         self._reported: set[tuple] = set()
 
+    def security(self) -> KafkaSecurity:
+        return from_source_options(self.kafka_options)
+
     # -- driver side ---------------------------------------------------------------------
 
     def _driver_consumer(self):
@@ -265,14 +277,17 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             from confluent_kafka import Consumer
 
             self._consumer = Consumer(
-                {
-                    "bootstrap.servers": self.bootstrap,
-                    "group.id": "smartcity-offsets-probe",
-                    "enable.auto.commit": False,
-                    "fetch.wait.max.ms": 20,
-                    "enable.partition.eof": True,
-                }
-                | QUIET
+                confluent_config(
+                    self.bootstrap,
+                    self.security(),
+                    **{
+                        "group.id": "smartcity-offsets-probe",
+                        "enable.auto.commit": False,
+                        "fetch.wait.max.ms": 20,
+                        "enable.partition.eof": True,
+                    },
+                    **QUIET,
+                )
             )
         return self._consumer
 
@@ -293,7 +308,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         from confluent_kafka.admin import AdminClient
 
         if self._admin is None:
-            self._admin = AdminClient({"bootstrap.servers": self.bootstrap} | QUIET)
+            self._admin = AdminClient(confluent_config(self.bootstrap, self.security(), **QUIET))
         ids = {}
         for topic, future in self._admin.describe_topics(TopicCollection(self.topics)).items():
             try:
@@ -433,11 +448,16 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         def on_gap(gap: OffsetGap) -> None:
             report_gaps([gap], self.land_as, self.lake_root, "skipped offsets no longer in the broker")
 
+        security = self.security()
         records = (
             batch
             for rng in partition.ranges
             for batch in read_range(
-                self.bootstrap, rng, self.poll_timeout_s, on_gap=None if self.fail_on_data_loss else on_gap
+                self.bootstrap,
+                rng,
+                self.poll_timeout_s,
+                on_gap=None if self.fail_on_data_loss else on_gap,
+                security=security,
             )
         )
         if self.land_as:
@@ -526,6 +546,7 @@ def read_range(
     timeout_s: float = 120.0,
     batch_rows: int = 20_000,
     on_gap: Callable[[OffsetGap], None] | None = None,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> Iterator[pa.RecordBatch]:
     """Read offsets [start, end) of one partition as Arrow batches; fail loudly if they never come.
 
@@ -534,18 +555,21 @@ def read_range(
     from confluent_kafka import Consumer, KafkaError, TopicPartition
 
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "smartcity-range-reader",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "fetch.wait.max.ms": 50,
-            "queued.max.messages.kbytes": 262_144,
-            "fetch.max.bytes": 52_428_800,
-            "max.partition.fetch.bytes": 10_485_760,
-            "auto.offset.reset": "error",  # never jump silently over offsets that are gone
-        }
-        | QUIET
+        confluent_config(
+            bootstrap,
+            security,
+            **{
+                "group.id": "smartcity-range-reader",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "fetch.wait.max.ms": 50,
+                "queued.max.messages.kbytes": 262_144,
+                "fetch.max.bytes": 52_428_800,
+                "max.partition.fetch.bytes": 10_485_760,
+                "auto.offset.reset": "error",  # never jump silently over offsets that are gone
+            },
+            **QUIET,
+        )
     )
     try:
         consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start)])
@@ -558,6 +582,8 @@ def read_range(
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
                         continue
+                    if err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                        raise KafkaAccessError(topic_error(err, rng.topic, "read", bootstrap, security))
                     if err.code() not in (KafkaError._AUTO_OFFSET_RESET, KafkaError.OFFSET_OUT_OF_RANGE):
                         raise RuntimeError(f"Kafka error reading {rng}: {err}")
                     position = _skip_gap(consumer, rng, position, on_gap)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from smartcity.broker import bootstrap_or_start, ensure_topics, read_state, start_detached, stop_detached
+from smartcity.broker import ensure_topics, kafka_connection, read_state, start_detached, stop_detached
 from smartcity.config import Settings
 
 
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_topics(_args: argparse.Namespace, settings: Settings) -> int:
-    bootstrap = bootstrap_or_start(settings, None)
-    for name in ensure_topics(bootstrap, settings.topic_prefix, settings.topic_partitions):
+    bootstrap, security = kafka_connection(settings)
+    for name in ensure_topics(bootstrap, settings.topic_prefix, settings.topic_partitions, security=security):
         print(name)
     return 0

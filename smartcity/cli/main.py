@@ -11,6 +11,8 @@ import logging
 import sys
 
 from ingestion.producer import BrokerUnreachable
+from kafkaclient.access import KafkaAccessError
+from kafkaclient.settings import KafkaSettingsError
 from smartcity.broker import BrokerError
 from smartcity.cli import aws, broker, cluster, compact, dashboard, drill, simulate, stream, up
 from smartcity.cli.args import Parser
@@ -29,6 +31,8 @@ ONE_LINE_ERRORS = (
     QueryFailed,
     AlreadyRunning,
     ClusterError,
+    KafkaAccessError,
+    KafkaSettingsError,
 )
 
 

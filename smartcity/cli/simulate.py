@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from ingestion.producer import BACKENDS
-from smartcity.broker import bootstrap_or_start, ensure_topics
+from smartcity.broker import ensure_topics, kafka_connection
 from smartcity.cli.args import positive, rate, utc_datetime
 from smartcity.config import Settings
 
@@ -75,9 +75,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     faults = FaultConfig(
         late_rate=args.late_rate, duplicate_rate=args.duplicate_rate, malformed_rate=args.malformed_rate, seed=args.seed
     )
-    bootstrap = bootstrap_or_start(settings, args.bootstrap)
-    ensure_topics(bootstrap, settings.topic_prefix, settings.topic_partitions)
-    producer = make_producer(args.backend, bootstrap)
+    bootstrap, security = kafka_connection(settings, args.bootstrap)
+    ensure_topics(bootstrap, settings.topic_prefix, settings.topic_partitions, security=security)
+    producer = make_producer(args.backend, bootstrap, security)
     try:
         summary = simulate(
             producer,

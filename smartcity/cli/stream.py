@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from contract.events import BY_NAME
 from ingestion.producer import BrokerUnreachable, check_reachable
-from smartcity.broker import ensure_topics, resolve_bootstrap
+from kafkaclient.access import check_access
+from smartcity.broker import ensure_topics, kafka_connection
 from smartcity.cli.args import positive, streams, utc_datetime
 from smartcity.config import Settings
 from smartcity.locking import exclusive
@@ -85,11 +86,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from spark.parse import EventTimeBounds
     from spark.preflight import check_job_locations
 
-    bootstrap = args.bootstrap or resolve_bootstrap(settings)
+    bootstrap, security = kafka_connection(settings, args.bootstrap, start=False)
     if not bootstrap:
         raise BrokerUnreachable("no Kafka to read: set KAFKA_BOOTSTRAP_SERVERS or run `smartcity broker start`")
     options = job.StreamOptions(
         bootstrap=bootstrap,
+        kafka_security=security,
         lake_root=to_uri(settings.lake_root, "SMARTCITY_LAKE_ROOT"),
         checkpoint_root=to_uri(settings.checkpoint_root, "SMARTCITY_CHECKPOINT_ROOT"),
         topic_prefix=settings.topic_prefix,
@@ -116,7 +118,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     with exclusive(settings.checkpoint_root, "checkpoint folder"):
         check_reachable(options.bootstrap)
         if options.source != "native":
-            ensure_topics(options.bootstrap, settings.topic_prefix, settings.topic_partitions)
+            ensure_topics(options.bootstrap, settings.topic_prefix, settings.topic_partitions, security=security)
+        else:
+            check_access(options.bootstrap, security)
         return job.run(options)
 
 
