@@ -12,6 +12,7 @@ WORKDIR /opt/smartcity
 COPY requirements.lock pyproject.toml ./
 RUN pip install --no-cache-dir -r requirements.lock
 COPY contract/ contract/
+COPY kafkaclient/ kafkaclient/
 COPY ingestion/ ingestion/
 COPY spark/ spark/
 COPY cloud/ cloud/

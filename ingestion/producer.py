@@ -8,14 +8,13 @@ the client supports it, batching with linger, lz4 compression, delivery failures
 from __future__ import annotations
 
 import logging
-import socket
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import islice, repeat
 from operator import length_hint
 from typing import Protocol
 
-from kafkaclient.access import topic_error
+from kafkaclient.access import tcp_open, topic_error
 from kafkaclient.clients import confluent_config, kafka_python_config
 from kafkaclient.settings import PLAINTEXT, KafkaSecurity
 
@@ -43,14 +42,8 @@ class DeliveryStats:
 
 def check_reachable(bootstrap: str, timeout_s: float = 5.0) -> None:
     """Fail fast with one clear error when no bootstrap address accepts a TCP connection."""
-    for address in bootstrap.split(","):
-        host, _, port = address.strip().rpartition(":")
-        try:
-            with socket.create_connection((host or "localhost", int(port)), timeout=timeout_s):
-                return
-        except (OSError, ValueError):
-            continue
-    raise BrokerUnreachable(f"no Kafka broker reachable at {bootstrap}")
+    if not tcp_open(bootstrap, timeout_s):
+        raise BrokerUnreachable(f"no Kafka broker reachable at {bootstrap}")
 
 
 class EventProducer(Protocol):

@@ -54,7 +54,7 @@ def explain(bootstrap: str, security: KafkaSecurity, errors: list, final: Except
     if codes & auth:
         detail = next(e.str() for e in errors if isinstance(e, KafkaError) and e.code() in auth)
         return f"authentication failed at {bootstrap} ({how}): {_tail(detail)}"
-    if not _tcp_open(bootstrap):
+    if not tcp_open(bootstrap):
         return f"no Kafka broker reachable at {bootstrap}"
     if security.tls:
         problem = tls_problem(bootstrap, security)
@@ -84,7 +84,8 @@ def _addresses(bootstrap: str) -> list[tuple[str, int]]:
     return found
 
 
-def _tcp_open(bootstrap: str, timeout_s: float = 5.0) -> bool:
+def tcp_open(bootstrap: str, timeout_s: float = 5.0) -> bool:
+    """Whether any bootstrap address accepts a TCP connection."""
     for host, port in _addresses(bootstrap):
         try:
             with socket.create_connection((host, port), timeout=timeout_s):

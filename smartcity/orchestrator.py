@@ -31,7 +31,7 @@ from ingestion.fleet import FleetConfig
 from ingestion.producer import make_producer
 from ingestion.simulate import RunSummary, run
 from kafkaclient.settings import PLAINTEXT
-from smartcity import children
+from smartcity import children, screen
 from smartcity.broker import EmbeddedBroker, ensure_topics, external_kafka
 from smartcity.config import Settings
 from smartcity.locking import exclusive
@@ -43,13 +43,14 @@ from smartcity.status import StatusBoard
 FLEET_SPAN_S = 12 * 3600
 MAX_CLOCK_SKEW_S = 3600
 DRAIN_TIMEOUT_S = 120.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 log = logging.getLogger("smartcity.up")
 
 
 def say(message: str) -> None:
-    print(f"[up] {message}", file=sys.stderr, flush=True)
-    log.info("%s", message)
+    log.info("%s", message)  # first: the log keeps every line, whether or not anyone reads the screen
+    screen.write(f"[up] {message}")
 
 
 @contextlib.contextmanager
@@ -185,7 +186,8 @@ class Orchestrator:
     # -- the run ---------------------------------------------------------------------------
 
     def run(self) -> int:
-        handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # SIGHUP: the terminal closed (or an ssh session dropped); the same orderly stop as SIGTERM.
+        handlers = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
         try:
             with logs_to_file(self.log_path):
                 return self._run()
@@ -316,11 +318,12 @@ class Orchestrator:
         if self.marts is not None:
             self.board.marts = self.marts.describe()
         if self.live is not None:
-            self.live.update(self.board.table())
-            self.live.stop()
+            with contextlib.suppress(OSError):  # a closed terminal: nothing to draw on
+                self.live.update(self.board.table())
+                self.live.stop()
             self.live = None
         elif self.job is not None:
-            print(self.board.line(), file=sys.stderr, flush=True)  # the state the run ends in
+            screen.write(self.board.line())  # the state the run ends in
 
     def _report(self, line_every_s: float = 5.0) -> None:
         last_line = time.monotonic()
@@ -334,11 +337,14 @@ class Orchestrator:
                         f"offsets reset: {row['topic']}/{row['partition']} checkpoint at {row['checkpoint_offset']}, "
                         f"broker holds {row['earliest_offset']}..{row['end_offset']} ({row['cause']}); {row['action']}"
                     )
-            if self.live is not None:
-                self.live.update(self.board.table())
+            if self.live is not None and not screen.gone():
+                try:
+                    self.live.update(self.board.table())
+                except OSError:
+                    screen.mark_gone()
             elif time.monotonic() - last_line >= line_every_s:
                 last_line = time.monotonic()
-                print(self.board.line(), file=sys.stderr, flush=True)
+                screen.write(self.board.line())
 
     def _watch(self) -> None:
         """A job that dies stops the simulator at once, instead of feeding a broker nobody reads."""
@@ -346,7 +352,7 @@ class Orchestrator:
             code = self.job.poll()
             if code is not None and self.phase in ("starting", "simulating", "draining"):
                 for line in self._job_errors():
-                    print(line, file=sys.stderr, flush=True)
+                    screen.write(line)
                 say(f"the Spark job exited with code {code}; stopping (its log: {self.log_path})")
                 self.job_died.set()
                 _thread.interrupt_main()

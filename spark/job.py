@@ -1,7 +1,7 @@
 """One Spark application, five supervised streaming queries: Kafka topics -> raw lake + quarantine.
 
 Every query is watched: if one dies, the others are stopped and the application exits
-non-zero with that query's error. SIGINT/SIGTERM stop each query between batches.
+non-zero with that query's error. SIGINT, SIGTERM and SIGHUP stop each query between batches.
 
 Every server the driver opens (RPC, block manager, the UI when asked for) listens on
 ``bind_address``: loopback unless the user binds wider (``SMARTCITY_BIND_ADDRESS``).
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from contract.events import BY_NAME, topic_name
 from kafkaclient import clients as kafka_clients
+from kafkaclient.access import tcp_open
 from kafkaclient.settings import PLAINTEXT, KafkaSecurity
 from spark.errors import QueryFailed, root_cause
 from spark.parse import EventTimeBounds
@@ -116,18 +117,35 @@ def build_session(options: StreamOptions):
     if options.ui:
         log.info("Spark UI at %s (jobs cannot be killed from it)", spark.sparkContext.uiWebUrl)
     spark.sparkContext.setLogLevel("WARN")
-    jvm = spark.sparkContext._jvm
     quiet = {
         # Stopping a query cancels its job group even when no job runs; Spark warns about each one.
         "org.apache.spark.scheduler.DAGScheduler": "ERROR",
         # A failed query is reported by the application, in one line (the whole error with -v).
         "org.apache.spark.sql.execution.streaming": "OFF",
     }
-    for logger, level in ({} if log.isEnabledFor(logging.DEBUG) else quiet).items():
+    if not log.isEnabledFor(logging.DEBUG):
+        set_log_levels(spark, quiet)
+    return spark
+
+
+def set_log_levels(spark, levels: dict[str, str]) -> None:
+    jvm = spark.sparkContext._jvm
+    for logger, level in levels.items():
         jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
             logger, jvm.org.apache.logging.log4j.Level.valueOf(level)
         )
-    return spark
+
+
+# Once a stop is asked for, tasks cut short (a broker that stopped with us, a cancelled job) fail as
+# the stop's own consequence: their batches are not committed and run again on the next start.
+# Spark would log each one with its stack; the stop is reported in one line instead.
+QUIET_WHILE_STOPPING = {
+    "org.apache.spark.executor": "OFF",
+    "org.apache.spark.scheduler": "OFF",
+    "org.apache.spark.sql.execution": "OFF",
+    "org.apache.spark.api.python": "OFF",
+    "org.apache.spark.storage": "OFF",
+}
 
 
 def split_secret_conf(options: StreamOptions) -> tuple[dict[str, str], dict[str, str]]:
@@ -276,10 +294,18 @@ class Application:
         self._stop.set()
 
     def stop_gracefully(self, timeout_s: float = 60.0) -> None:
-        """Stop each query when it is between batches, so no batch is cut in half."""
+        """Stop each query when it is between batches, so no batch is cut in half; at once when the
+        broker is gone (it was stopped with us: the batch cannot finish, and is read again next time)."""
         deadline = time.monotonic() + timeout_s
+        next_check = 0.0
         for q in self.queries:
             while q.isActive and q.status.get("isTriggerActive") and time.monotonic() < deadline:
+                if time.monotonic() > next_check:
+                    next_check = time.monotonic() + 0.5
+                    if not tcp_open(self.options.bootstrap, timeout_s=1.0):
+                        log.info("the Kafka broker is gone: stopping the queries without waiting for their batches")
+                        deadline = 0.0
+                        break
                 time.sleep(0.05)
             q.stop()
 
@@ -288,6 +314,12 @@ class Application:
 
         started = time.monotonic()
         while True:
+            if self._stop.is_set():
+                # Asked to stop (a signal): what fails from here on is the stop's doing, not an error.
+                if not log.isEnabledFor(logging.DEBUG):
+                    set_log_levels(self.spark, QUIET_WHILE_STOPPING)
+                self.stop_gracefully()
+                return 0
             failed = [q for q in self.queries if q.exception() is not None]
             if failed:
                 q = failed[0]
@@ -298,8 +330,7 @@ class Application:
                 raise QueryFailed(f"query {q.name} failed: {root_cause(error, self.options.bootstrap)}{where}")
             if all(not q.isActive for q in self.queries):
                 return 0
-            timed_out = self.options.duration_s and time.monotonic() - started > self.options.duration_s
-            if self._stop.is_set() or timed_out:
+            if self.options.duration_s and time.monotonic() - started > self.options.duration_s:
                 self.stop_gracefully()
                 return 0
             with contextlib.suppress(StreamingQueryException):  # reported at the top of the loop
@@ -331,7 +362,8 @@ def run(options: StreamOptions) -> int:
     app = Application(options)
     handlers = {}
     if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        # SIGHUP: the terminal closed; the same orderly stop as SIGTERM.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             handlers[sig] = signal.signal(sig, app.request_stop)
     try:
         app.start()
