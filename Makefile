@@ -11,6 +11,7 @@ VEHICLES ?= 20
 SPEEDUP ?= 20
 DURATION ?=
 CLUSTER ?=
+METRICS_PORT ?=
 
 .PHONY: help install lock stream dashboard simulate broker-start broker-stop cluster-start cluster-stop cluster-up cluster-down drill test lint bench dbt-build docs clean
 
@@ -33,7 +34,7 @@ lock: $(STAMP)  ## re-resolve requirements.lock from the ranges in pyproject.tom
 		-o requirements.lock pyproject.toml
 
 stream: $(STAMP)  ## broker + Spark job + simulator until Ctrl-C (DURATION=seconds to stop; CLUSTER=1: the job on `smartcity cluster start`'s cluster)
-	$(BIN)/smartcity up --vehicles $(VEHICLES) --speedup $(SPEEDUP) $(if $(DURATION),--duration $(DURATION)) $(if $(CLUSTER),--cluster)
+	$(BIN)/smartcity up --vehicles $(VEHICLES) --speedup $(SPEEDUP) $(if $(DURATION),--duration $(DURATION)) $(if $(CLUSTER),--cluster) $(if $(METRICS_PORT),--metrics-port $(METRICS_PORT))
 
 dashboard: $(STAMP)  ## the live dashboard on http://127.0.0.1:8501 (run it beside `make stream`)
 	$(BIN)/smartcity dashboard

@@ -68,7 +68,10 @@ class _Progress:
         self.last = now
         rate = total / (now - self.started)
         topics = " ".join(f"{t}={n:,}" for t, n in sorted(per_topic.items()))
-        print(f"[simulate] {total:,} events  {rate:,.0f} ev/s  {topics}", file=self.out, flush=True)
+        try:
+            print(f"[simulate] {total:,} events  {rate:,.0f} ev/s  {topics}", file=self.out, flush=True)
+        except OSError:  # the terminal closed or the pipe's reader died: go on sending, unseen
+            self.out = None
 
 
 class _Stop(Exception):
@@ -93,7 +96,7 @@ def run(
     progress_every_s: float = 2.0,
     summary: RunSummary | None = None,
 ) -> RunSummary:
-    """Produce the fleet's events; flushes and summarises on completion, Ctrl-C or SIGTERM.
+    """Produce the fleet's events; flushes and summarises on completion, Ctrl-C, SIGTERM or SIGHUP.
     ``summary``, when given, is filled as the run goes (its ``per_topic`` counts live)."""
     topics = {name: topic_name(et, topic_prefix) for name, et in BY_NAME.items()}
     fleet = Fleet(fleet_config, validate=validate)
@@ -103,7 +106,9 @@ def run(
     summary = summary if summary is not None else RunSummary()
     meter = _Progress(progress, progress_every_s)
     started = time.monotonic()
-    previous_term = signal.signal(signal.SIGTERM, _raise_stop) if _main_thread() else None
+    # SIGHUP (the terminal closed) stops the fleet as SIGTERM does.
+    stops = (signal.SIGTERM, signal.SIGHUP) if _main_thread() else ()
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in stops}
     try:
         if injector is None:
             backfill = speedup is None
@@ -115,8 +120,8 @@ def run(
         summary.interrupted = True
         log.info("interrupted: flushing what was sent")
     finally:
-        if previous_term is not None:
-            signal.signal(signal.SIGTERM, previous_term)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         producer.flush()
         summary.elapsed_s = time.monotonic() - started
         summary.behind_s = clock.behind_s

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract import lake
 from kafkaclient import settings as kafka_settings
 from kafkaclient.settings import KafkaSecurity
 
@@ -54,6 +55,7 @@ class Settings:
     marts_every_s: int = 60
     dashboard_port: int = 8501
     glue_database: str | None = None
+    metrics_port: int | None = None  # Prometheus endpoint of `up` and `stream`; None: off
     kafka_security: KafkaSecurity = kafka_settings.PLAINTEXT  # for KAFKA_BOOTSTRAP_SERVERS (or --bootstrap)
 
     @classmethod
@@ -72,12 +74,18 @@ class Settings:
             marts_every_s=_int("SMARTCITY_MARTS_EVERY", 60, allow_zero=True),
             dashboard_port=_int("SMARTCITY_DASHBOARD_PORT", 8501),
             glue_database=os.environ.get("SMARTCITY_GLUE_DATABASE") or None,
+            metrics_port=_int("SMARTCITY_METRICS_PORT", 0, allow_zero=True) or None,
             kafka_security=kafka_settings.from_env(os.environ),
         )
 
     @property
     def dashboard_url(self) -> str:
         return f"http://{self.bind_address}:{self.dashboard_port}"
+
+    @property
+    def metrics_file(self) -> Path:
+        """The job's metrics file: the local lake's, or the data folder's for a lake on an object store."""
+        return lake.metrics_path(self.lake_root) or self.data_dir / lake.METRICS_FILE
 
     @property
     def broker_state_file(self) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from contract import lake
 from smartcity.config import PROJECT_ROOT, Settings
+from smartcity.exporter import RunMetrics
 
 log = logging.getLogger("smartcity.marts")
 
@@ -96,8 +97,9 @@ class MartsRefresher:
     Builds start at a fixed rate (not ``every_s`` after the previous one ended), so the marts trail
     the lake by at most ``every_s`` plus one build."""
 
-    def __init__(self, settings: Settings, every_s: float) -> None:
+    def __init__(self, settings: Settings, every_s: float, observer: RunMetrics | None = None) -> None:
         self.settings, self.every_s = settings, every_s
+        self.observer = observer  # the run's Prometheus metrics
         self.builds = 0
         self.last_built: float | None = None  # time.monotonic() of the last good build
         self.last_failed = False
@@ -125,6 +127,7 @@ class MartsRefresher:
         while not self._stop.wait(max(0.0, next_start - time.monotonic())):
             started = time.monotonic()
             next_start = started + self.every_s
+            includes = self.observer.marts_started() if self.observer else None
             try:
                 if build_and_export(self.settings, runner):
                     self.builds += 1
@@ -135,6 +138,8 @@ class MartsRefresher:
             except Exception as exc:  # a refresh that fails must not stop the stream
                 self.last_failed = True
                 log.warning("marts refresh failed: %s", exc)
+            if self.observer is not None:
+                self.observer.marts_built(time.monotonic() - started, not self.last_failed, includes)
 
     def describe(self) -> str:
         """For the status display: when the marts were last built, or why not."""

@@ -34,6 +34,7 @@ from kafkaclient.settings import PLAINTEXT
 from smartcity import children, screen
 from smartcity.broker import EmbeddedBroker, ensure_topics, external_kafka
 from smartcity.config import Settings
+from smartcity.exporter import MetricsServer, RunMetrics, process_tree
 from smartcity.locking import exclusive
 from smartcity.marts import MartsRefresher
 from smartcity.status import StatusBoard
@@ -76,8 +77,7 @@ class ForcedStop(Exception):
 
 @dataclass
 class MetricsTail:
-    """What the job has written to the lake's metrics file since this run started (nothing to read
-    for a lake on an object store: its metrics go to the job's log)."""
+    """What the job has written to its metrics file (Settings.metrics_file) since this run started."""
 
     path: Path | None
     position: int = 0
@@ -87,9 +87,8 @@ class MetricsTail:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def from_now(cls, lake_root: str) -> MetricsTail:
-        path = lake.metrics_path(lake_root)
-        return cls(path, path.stat().st_size if path is not None and path.exists() else 0)
+    def from_now(cls, path: Path) -> MetricsTail:
+        return cls(path, path.stat().st_size if path.exists() else 0)
 
     def read(self) -> list[dict]:
         """New rows since the last call (from any thread: the display's and the main one)."""
@@ -113,12 +112,19 @@ class MetricsTail:
 
 
 def job_command(
-    bootstrap: str, embedded: bool, speedup: float, duration_s: float | None, master: str = "local[*]"
+    bootstrap: str,
+    embedded: bool,
+    speedup: float,
+    duration_s: float | None,
+    master: str = "local[*]",
+    spark_log: Path | None = None,
 ) -> list[str]:
     # An accelerated fleet runs ahead of the wall clock: (speedup - 1) seconds per wall second.
     lead = (speedup - 1) * (duration_s if duration_s else FLEET_SPAN_S / speedup)
     command = [sys.executable, "-m", "smartcity", "stream", "--bootstrap", bootstrap, "--master", master]
     command += ["--max-event-time-ahead", str(MAX_CLOCK_SKEW_S + max(lead, 0))]
+    if spark_log is not None:
+        command += ["--spark-log", str(spark_log)]
     if embedded:
         # A new embedded broker starts empty: offsets in an earlier run's checkpoint are gone. Go on
         # from the new broker's first offsets, and report the reset (never delete the checkpoint).
@@ -136,8 +142,10 @@ class Orchestrator:
         duration_s: float | None,
         seed: int,
         master: str = "local[*]",
+        metrics_port: int | None = None,
     ):
         self.settings = settings
+        self.metrics_port = metrics_port
         self.master = master
         self.vehicles, self.speedup, self.duration_s, self.seed = vehicles, speedup, duration_s, seed
         self.phase = "starting"
@@ -147,7 +155,7 @@ class Orchestrator:
         self.job: subprocess.Popen | None = None
         self.broker: EmbeddedBroker | None = None
         self.security = PLAINTEXT
-        self.metrics = MetricsTail.from_now(settings.lake_root)
+        self.metrics = MetricsTail.from_now(settings.metrics_file)
         self.summary = RunSummary()
         self.marts: MartsRefresher | None = None
         self._quiet = threading.Event()
@@ -160,6 +168,16 @@ class Orchestrator:
         )
         self.metrics.listeners.append(self.board.update)
         self.live = None  # rich's Live display on a terminal
+        self.producer = None
+        self.exported = RunMetrics(settings.topic_prefix)
+        self.exported.sent = lambda: dict(self.summary.per_topic)
+        self.exported.failures = lambda: self.producer.stats.failed if self.producer else self.summary.failed
+        self.exported.processes |= {
+            "broker": lambda: {self.broker.process.pid} if self.broker and self.broker.process else set(),
+            "job": process_tree(lambda: self.job.pid if self.job else None),
+        }
+        self.metrics.listeners.append(self.exported.observe_rows)
+        self.metrics_server: MetricsServer | None = None
 
     # -- signals ---------------------------------------------------------------------------
 
@@ -204,9 +222,14 @@ class Orchestrator:
                 bootstrap = self.broker.start(isolated=True)
                 say(f"embedded broker (tansu) at {bootstrap}")
             ensure_topics(bootstrap, self.settings.topic_prefix, self.settings.topic_partitions, security=self.security)
+            if self.metrics_port is not None:
+                self.metrics_server = MetricsServer(self.exported, self.settings.bind_address, self.metrics_port)
+                say(f"Prometheus metrics at {self.metrics_server.url}")
             with self.log_path.open("ab") as job_log:  # the job's logs, Spark's included
                 self.job = subprocess.Popen(
-                    job_command(bootstrap, self.broker is not None, self.speedup, self.duration_s, self.master),
+                    job_command(
+                        bootstrap, self.broker is not None, self.speedup, self.duration_s, self.master, self.log_path
+                    ),
                     env=os.environ.copy(),
                     stdout=job_log,
                     stderr=subprocess.STDOUT,
@@ -217,7 +240,7 @@ class Orchestrator:
             threading.Thread(target=self._report, daemon=True).start()
             threading.Thread(target=self._watch, daemon=True).start()
             if self.settings.marts_every_s:
-                self.marts = MartsRefresher(self.settings, self.settings.marts_every_s)
+                self.marts = MartsRefresher(self.settings, self.settings.marts_every_s, self.exported)
                 self.marts.start()
                 say(
                     f"marts rebuilt every {self.settings.marts_every_s} s; dashboard: `make dashboard`, "
@@ -248,13 +271,15 @@ class Orchestrator:
                 say("stopping the broker")
                 self.broker.stop()
             self._final_report()
+            if self.metrics_server is not None:
+                self.metrics_server.stop()
 
     def _exit_code(self) -> int:
         return 130 if self.stop_signal == signal.SIGINT else 0
 
     def _simulate(self, bootstrap: str) -> None:
         fleet = FleetConfig(vehicles=self.vehicles, seed=self.seed, start=datetime.now(UTC).replace(microsecond=0))
-        producer = make_producer("kafka-python", bootstrap, self.security)
+        producer = self.producer = make_producer("kafka-python", bootstrap, self.security)
         self.phase = "simulating"
         try:
             self.summary = run(
@@ -383,10 +408,23 @@ class Orchestrator:
 
 
 def run_all(
-    settings: Settings, *, vehicles: int, speedup: float, duration_s: float | None, seed: int, master: str = "local[*]"
+    settings: Settings,
+    *,
+    vehicles: int,
+    speedup: float,
+    duration_s: float | None,
+    seed: int,
+    master: str = "local[*]",
+    metrics_port: int | None = None,
 ) -> int:
     with exclusive(settings.data_dir, "data folder"):
         orchestrator = Orchestrator(
-            settings, vehicles=vehicles, speedup=speedup, duration_s=duration_s, seed=seed, master=master
+            settings,
+            vehicles=vehicles,
+            speedup=speedup,
+            duration_s=duration_s,
+            seed=seed,
+            master=master,
+            metrics_port=metrics_port,
         )
         return orchestrator.run()

@@ -33,6 +33,7 @@ from ingestion.simulate import RunSummary, run
 from kafkaclient import settings as kafka_settings
 from smartcity.broker import EmbeddedBroker, ensure_topics
 from smartcity.config import Settings
+from smartcity.procfs import descendants, rss_bytes
 
 BROKER = "embedded broker"
 MEMORY_SLACK_MB = 64.0  # growth below this is noise (JIT, caches warming)
@@ -50,33 +51,7 @@ def parse_duration(text: str) -> float:
 
 
 def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
-
-
-def descendants(pid: int) -> list[int]:
-    out, frontier = [], [pid]
-    while frontier:
-        kids = children(frontier.pop())
-        out += kids
-        frontier += kids
-    return out
+    return rss_bytes(pid) / 2**20
 
 
 @dataclass

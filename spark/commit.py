@@ -28,6 +28,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
+from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -96,7 +98,9 @@ class BatchCommitter:
         if self._run_id is None:
             self._run_id = query_id(self.checkpoints, self.checkpoint)
         files = [(r.zone, r.file, r.event_date.isoformat(), r.event_hour) for r in staged]
+        committing = time.monotonic()
         committed = commit_batch(self.fs, self.lake_root, self.stream, batch_id, self._run_id, files)
+        commit_ms = int((time.monotonic() - committing) * 1000)
         if self.partitions is not None:
             self._register(files)
         stats = BatchStats(
@@ -106,6 +110,9 @@ class BatchCommitter:
             sum(r.rows for r in staged if r.zone == lake.QUARANTINE),
             committed,
             int((time.monotonic() - started) * 1000),
+            commit_ms,
+            _newest_event_time(staged),
+            _reasons(staged),
         )
         self.metrics.record_batch(stats)
         if stats.rows or stats.quarantined:
@@ -121,3 +128,18 @@ class BatchCommitter:
                     self.partitions.register(zone, self.stream, hours)
         except Exception as exc:
             log.warning("stream=%s Glue partitions not registered: %s", self.stream, exc)
+
+
+def _newest_event_time(staged: list) -> str | None:
+    newest = max((r.newest_event_us for r in staged if r.newest_event_us is not None), default=None)
+    if newest is None:
+        return None
+    return datetime.fromtimestamp(newest / 1e6, UTC).isoformat(timespec="milliseconds")
+
+
+def _reasons(staged: list) -> dict[str, int]:
+    total: Counter = Counter()
+    for r in staged:
+        if r.reasons:
+            total.update(json.loads(r.reasons))
+    return dict(total)

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contract import lake
 from contract.events import BY_NAME, topic_name
 from kafkaclient import clients as kafka_clients
 from kafkaclient.access import tcp_open
@@ -54,6 +55,8 @@ class StreamOptions:
     ui: bool = False
     glue_database: str | None = None  # register each new hour in Glue (Redshift Spectrum)
     log_path: str | None = None  # where the whole error of a failed query goes
+    spark_log_path: str | None = None  # where Spark's own output goes (JVM, executors, Python workers)
+    metrics_file: str | None = None  # default: the local lake's; a lake on an object store has none
     extra_conf: dict[str, str] = field(default_factory=dict)
 
     def source_options(self, native: bool = False) -> dict[str, str]:
@@ -238,7 +241,10 @@ def staged_stream(spark, options: StreamOptions, stream: str):
     log.info("topic %s: %s kafka source", topic, "native" if use_native else "python")
     if use_native:
         return stage_native(reader.load(), stream, options)
-    return reader.option("landAs", stream).option("lakeRoot", options.lake_root).load()
+    reader = reader.option("landAs", stream).option("lakeRoot", options.lake_root)
+    if options.metrics_file:
+        reader = reader.option("metricsFile", options.metrics_file)
+    return reader.load()
 
 
 def stage_native(records, stream: str, options: StreamOptions):
@@ -256,7 +262,7 @@ class Application:
 
         self.options = options
         self.spark = build_session(options)
-        self.metrics = MetricsSink(options.lake_root)
+        self.metrics = MetricsSink(options.metrics_file or lake.metrics_path(options.lake_root))
         self.queries: list = []
         self._stop = threading.Event()
 
@@ -354,8 +360,48 @@ class Application:
         self.spark.stop()
 
 
+@contextlib.contextmanager
+def spark_output_to(path: str | None):
+    """Spark's own output (log4j of the driver and the executors, the Python workers' stderr) to the
+    file at ``path``, this process's lines (its log records, its one-line errors) to the screen as
+    before. The JVM and every process it starts inherit file descriptors 1 and 2: those go to the
+    file, and this process's stderr moves to a copy of the screen's descriptor."""
+    if not path:
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    screen = os.fdopen(os.dup(saved[2]), "w", buffering=1)
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(target, 1)
+    os.dup2(target, 2)
+    os.close(target)
+    streams = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
+    previous = {h: h.setStream(screen) for h in streams if getattr(h, "stream", None) is sys.__stderr__}
+    real_stderr = sys.stderr
+    sys.stderr = screen
+    try:
+        yield
+    finally:
+        sys.stderr = real_stderr
+        for handler, stream in previous.items():
+            handler.setStream(stream)
+        screen.flush()
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+        screen.close()
+
+
 def run(options: StreamOptions) -> int:
     """The job's entry point: start the queries, supervise them, stop on SIGINT/SIGTERM or failure."""
+    with spark_output_to(options.spark_log_path):
+        return _run(options)
+
+
+def _run(options: StreamOptions) -> int:
     log.info(
         "stream %s -> %s (checkpoints %s)", json.dumps(options.streams), options.lake_root, options.checkpoint_root
     )

@@ -30,6 +30,7 @@ import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadLimit, ReadMaxRows, SupportsTriggerAvailableNow
 
+from contract import lake
 from kafkaclient.access import KafkaAccessError, topic_error
 from kafkaclient.clients import confluent_config, from_source_options
 from kafkaclient.settings import PLAINTEXT, KafkaSecurity
@@ -257,6 +258,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         # here, in the Python worker that read them: they never cross into the JVM.
         self.land_as = options.get("landas")
         self.lake_root = options.get("lakeroot")
+        self.metrics_file = options.get("metricsfile") or (
+            lake.metrics_path(self.lake_root) if self.lake_root else None
+        )
         if self.land_as and not self.lake_root:
             raise ValueError("option landAs needs lakeRoot")
         self.fail_on_data_loss = options.get("failondataloss", "true").lower() != "false"
@@ -407,7 +411,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         fresh = [g for g in gaps if (g.topic, g.partition, g.checkpoint_offset) not in self._reported]
         self._reported.update((g.topic, g.partition, g.checkpoint_offset) for g in fresh)
         if fresh:
-            report_gaps(fresh, self.land_as, self.lake_root, "continued from the earliest available offset")
+            report_gaps(fresh, self.land_as, self.metrics_file, "continued from the earliest available offset")
 
     def reportLatestOffset(self) -> dict | None:
         return Offsets(dict(self._latest.end), self._latest.topic_ids).dump() if self._latest else None
@@ -446,7 +450,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
     def read(self, partition: RangeTask) -> Iterator[pa.RecordBatch]:
         def on_gap(gap: OffsetGap) -> None:
-            report_gaps([gap], self.land_as, self.lake_root, "skipped offsets no longer in the broker")
+            report_gaps([gap], self.land_as, self.metrics_file, "skipped offsets no longer in the broker")
 
         security = self.security()
         records = (
@@ -482,19 +486,19 @@ def _event_time_bounds(options: dict[str, str]):
     )
 
 
-def report_gaps(gaps: list[OffsetGap], stream: str | None, lake_root: str | None, action: str) -> None:
+def report_gaps(gaps: list[OffsetGap], stream: str | None, metrics_file: str | None, action: str) -> None:
     """A counted warning: one line to stderr (the job's log) and, for a local lake, one row per
     partition in its metrics file."""
     from datetime import UTC, datetime
 
     print(f"WARN smartcity: data loss: {_summary(gaps)}; {action}", file=sys.stderr, flush=True)
-    if lake_root:
+    if metrics_file:
         from spark.metrics import append_metrics
 
         at = datetime.now(UTC).isoformat(timespec="milliseconds")
         for gap in gaps:
             append_metrics(
-                lake_root, {"at": at, "kind": "data_loss", "stream": stream, **gap.as_dict(), "action": action}
+                metrics_file, {"at": at, "kind": "data_loss", "stream": stream, **gap.as_dict(), "action": action}
             )
 
 

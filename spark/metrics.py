@@ -1,9 +1,9 @@
-"""Per-batch progress of every query: to the log and to the lake's metrics file (contract/lake.py).
+"""Per-batch progress of every query: to the log and to the metrics file (a local lake's
+``_metrics/progress.jsonl``, or the data folder's for a lake on an object store).
 
 Spark's own progress (batch duration, source lag) is joined with what the writer counted
 (records read, rows landed, rows quarantined, files written), from which the rates come. The file is
-one JSON object per line so a dashboard can tail it; for a non-local lake only the log is
-written (metrics then belong in the cluster's monitoring).
+one JSON object per line so a dashboard and the Prometheus endpoint can tail it.
 """
 
 from __future__ import annotations
@@ -11,24 +11,26 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pyspark.sql.streaming import StreamingQueryListener
-
-from contract import lake
 
 log = logging.getLogger("smartcity.stream")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BatchStats:
     stream: str
     batch_id: int
     rows: int
     quarantined: int
     files: int
-    write_ms: int
+    write_ms: int  # the whole foreachBatch call: the tasks (read, parse, stage) and the commit
+    commit_ms: int = 0  # the commit alone (driver side)
+    newest_event_time: str | None = None  # of the rows landed, ISO-8601 UTC
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
 
     def as_tuple(self) -> tuple:
         return (self.stream, self.batch_id, self.rows, self.quarantined, self.files, self.write_ms)
@@ -61,19 +63,19 @@ def _flatten(offsets: dict) -> dict[str, int]:
     return flat
 
 
-def append_metrics(lake_root: str, row: dict) -> None:
+def append_metrics(path: str | Path | None, row: dict) -> None:
     """One JSON line, written with one ``write`` in append mode: the driver and the source's
     Python workers append to the same file."""
-    path = lake.metrics_path(lake_root)
     if path is not None:
+        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as fh:
             fh.write(json.dumps(row) + "\n")
 
 
 class MetricsSink:
-    def __init__(self, lake_root: str) -> None:
-        self.lake_root = lake_root
+    def __init__(self, metrics_file: str | Path | None) -> None:
+        self.metrics_file = metrics_file
         self._batches: dict[tuple[str, int], BatchStats] = {}
         self._last_trigger: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -107,7 +109,7 @@ class MetricsSink:
             **({k: v for k, v in asdict(batch).items() if k not in ("stream", "batch_id")} if batch else {}),
         }
         with self._lock:
-            append_metrics(self.lake_root, row)
+            append_metrics(self.metrics_file, row)
         return row
 
     def listener(self) -> StreamingQueryListener:

@@ -9,6 +9,8 @@ first record, so a replayed task overwrites its earlier attempt.
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
@@ -27,9 +29,13 @@ STAGED_SCHEMA = pa.schema(
         ("event_date", pa.date32()),
         ("event_hour", pa.int32()),
         ("rows", pa.int64()),
+        ("newest_event_us", pa.int64()),  # raw files: the newest event time, microseconds since the epoch
+        ("reasons", pa.string()),  # quarantine files: {"<reason class>": rows} as JSON
     ]
 )
-STAGED_DDL = "zone string, file string, event_date date, event_hour int, rows bigint"
+STAGED_DDL = (
+    "zone string, file string, event_date date, event_hour int, rows bigint, newest_event_us bigint, reasons string"
+)
 # Rows buffered per file before they go out as one row group.
 ROW_GROUP_ROWS = 200_000
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -68,6 +74,8 @@ class _StagedFiles:
         self._pending_rows: dict[tuple, int] = {}
         self._writers: dict[tuple, object] = {}
         self.rows: dict[tuple, int] = {}
+        self.newest: dict[tuple, int] = {}
+        self.reasons: dict[tuple, Counter] = {}
 
     def relative_path(self, key: tuple) -> str:
         zone, day, hour = key
@@ -80,6 +88,13 @@ class _StagedFiles:
             self._pending.setdefault(key, []).append(part.select(schema.names).cast(schema))
             self._pending_rows[key] = self._pending_rows.get(key, 0) + part.num_rows
             self.rows[key] = self.rows.get(key, 0) + part.num_rows
+            if zone == lake.RAW:
+                newest = pc.max(part.column("event_time").cast(_TIMESTAMP).cast(pa.int64())).as_py()
+                self.newest[key] = max(self.newest.get(key, newest), newest)
+            else:
+                counts = self.reasons.setdefault(key, Counter())
+                for item in pc.value_counts(part.column("quarantine_reason")).to_pylist():
+                    counts[reason_class(item["values"])] += item["counts"]
             if self._pending_rows[key] >= ROW_GROUP_ROWS:
                 self._flush(key)
 
@@ -114,9 +129,17 @@ class _StagedFiles:
                 "event_date": [day for _, day, _ in keys],
                 "event_hour": [hour for _, _, hour in keys],
                 "rows": [self.rows[key] for key in keys],
+                "newest_event_us": [self.newest.get(key) for key in keys],
+                "reasons": [json.dumps(self.reasons[key]) if key in self.reasons else None for key in keys],
             },
             schema=STAGED_SCHEMA,
         )
+
+
+def reason_class(reason: str | None) -> str:
+    """What a quarantine reason is about, for counting: the field or check before its first colon
+    ("speed_kmh", "event_time", "invalid JSON"), a bounded set."""
+    return (reason or "unknown").split(":", 1)[0].strip()[:40] or "unknown"
 
 
 def stager(

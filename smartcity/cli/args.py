@@ -54,3 +54,22 @@ def streams(text: str) -> tuple[str, ...]:
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"unknown stream(s) {unknown}; choose from {','.join(BY_NAME)}")
     return names
+
+
+def port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {value}")
+    return value
+
+
+def add_metrics_port(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metrics-port",
+        type=port,
+        help="serve Prometheus metrics on this port of the bind address (default SMARTCITY_METRICS_PORT; "
+        "unset: no endpoint; 0: any free port)",
+    )

@@ -18,6 +18,7 @@ from smartcity.cli import aws, broker, cluster, compact, dashboard, drill, simul
 from smartcity.cli.args import Parser
 from smartcity.cluster import ClusterError
 from smartcity.config import ConfigError, Settings
+from smartcity.exporter import MetricsPortError
 from smartcity.locking import AlreadyRunning
 from spark.errors import LakeRootError, QueryFailed
 
@@ -33,6 +34,7 @@ ONE_LINE_ERRORS = (
     ClusterError,
     KafkaAccessError,
     KafkaSettingsError,
+    MetricsPortError,
 )
 
 

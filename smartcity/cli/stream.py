@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import threading
 from datetime import UTC, datetime, timedelta
 
 from contract.events import BY_NAME
 from ingestion.producer import BrokerUnreachable, check_reachable
 from kafkaclient.access import check_access
 from smartcity.broker import ensure_topics, kafka_connection
-from smartcity.cli.args import positive, streams, utc_datetime
+from smartcity.cli.args import add_metrics_port, positive, streams, utc_datetime
 from smartcity.config import Settings
 from smartcity.locking import exclusive
 
@@ -73,6 +76,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=3600.0,
         help="seconds an event time may be ahead of its Kafka timestamp before it goes to quarantine (default 3600)",
     )
+    add_metrics_port(parser)
+    parser.add_argument(
+        "--spark-log",
+        help="file for Spark's own output: its logs, the executors', the Python workers' tracebacks "
+        "(default data/logs/stream.log; the screen gets this command's lines only)",
+    )
     parser.add_argument("--ui", action="store_true", help="start the Spark UI (on the bind address; off by default)")
     parser.add_argument(
         "--bind-address",
@@ -111,6 +120,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         ui=args.ui,
         glue_database=settings.glue_database,
         log_path=str(settings.data_dir / "logs" / "stream-errors.log"),
+        metrics_file=str(settings.metrics_file),
+        spark_log_path=args.spark_log or str(settings.data_dir / "logs" / "stream.log"),
         extra_conf=auth_conf(settings.spark_auth_secret),
     )
     # Before Spark starts (~10 s): what the job writes, one run per checkpoint, the broker it reads.
@@ -121,7 +132,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             ensure_topics(options.bootstrap, settings.topic_prefix, settings.topic_partitions, security=security)
         else:
             check_access(options.bootstrap, security)
-        return job.run(options)
+        port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
+        with exported_metrics(settings, port):
+            return job.run(options)
 
 
 def auth_conf(secret: str | None) -> dict[str, str]:
@@ -131,3 +144,33 @@ def auth_conf(secret: str | None) -> dict[str, str]:
     if not secret:
         return {}
     return {"spark.authenticate": "true", "spark.authenticate.secret": secret}
+
+
+@contextlib.contextmanager
+def exported_metrics(settings: Settings, port: int | None):
+    """The job's Prometheus endpoint while it runs: the metrics file it writes, read every second."""
+    if port is None:
+        yield
+        return
+    from smartcity.exporter import MetricsServer, RunMetrics
+    from smartcity.orchestrator import MetricsTail
+
+    metrics = RunMetrics(settings.topic_prefix)
+    tail = MetricsTail.from_now(settings.metrics_file)
+    tail.listeners.append(metrics.observe_rows)
+    server = MetricsServer(metrics, settings.bind_address, port)
+    logging.getLogger("smartcity.stream").info("Prometheus metrics at %s", server.url)
+    stop = threading.Event()
+
+    def follow() -> None:
+        while not stop.wait(1.0):
+            tail.read()
+
+    reader = threading.Thread(target=follow, name="metrics-tail", daemon=True)
+    reader.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        reader.join(5)
+        server.stop()

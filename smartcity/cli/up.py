@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from smartcity.cli.args import positive
+from smartcity.cli.args import add_metrics_port, positive
 from smartcity.config import Settings
 
 
@@ -20,6 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--speedup", type=positive(float), default=20.0, help="simulated seconds per wall second")
     up.add_argument("--duration", type=positive(float), help="stop after this many wall seconds")
     up.add_argument("--seed", type=int, default=42, help="random seed")
+    add_metrics_port(up)
     where = up.add_mutually_exclusive_group()
     where.add_argument("--master", default="local[*]", help="Spark master URL for the job (default local[*])")
     where.add_argument(
@@ -35,5 +36,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     master = master_url_or_fail(settings) if args.cluster else args.master
     return run_all(
-        settings, vehicles=args.vehicles, speedup=args.speedup, duration_s=args.duration, seed=args.seed, master=master
+        settings,
+        vehicles=args.vehicles,
+        speedup=args.speedup,
+        duration_s=args.duration,
+        seed=args.seed,
+        master=master,
+        metrics_port=args.metrics_port if args.metrics_port is not None else settings.metrics_port,
     )

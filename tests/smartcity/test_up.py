@@ -3,9 +3,11 @@ together, the lake readable by DuckDB, and everything the command started stoppe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -172,7 +174,10 @@ def test_a_killed_run_leaves_nothing_behind_and_the_next_run_lands_everything_af
     run = descendants(killed.pid)
     killed.send_signal(signal.SIGKILL)
     killed.wait(10)
-    assert wait_gone(run, 120) == {}, "the job or the broker outlived a killed `smartcity up`"
+    # Each child gets SIGTERM from the kernel as its parent dies; the job, finding its broker gone too,
+    # stops at once instead of retrying it, and quietly.
+    assert wait_gone(run, 30) == {}, "the job or the broker outlived a killed `smartcity up`"
+    assert "Traceback" not in (data / "logs" / "up.log").read_text()
 
     # The next run needs no clean-up: the locks died with their holders, and its new broker's
     # offsets are read from the start (the reset is reported). It binds wider only when asked.
@@ -197,6 +202,52 @@ def test_a_killed_run_leaves_nothing_behind_and_the_next_run_lands_everything_af
     assert raw_rows(data / "lake", since=began) == (sent, sent)
     rows, distinct = raw_rows(data / "lake")
     assert rows == distinct, "an event landed twice"
+
+
+def test_sighup_to_the_process_group_stops_in_order_like_a_closing_terminal(tmp_path: Path) -> None:
+    log = tmp_path / "up.log"
+    run = start_up(tmp_path / "data", log)
+    try:
+        wait_until_landing(log)
+        processes = descendants(run.pid)
+        os.killpg(run.pid, signal.SIGHUP)  # what a terminal sends its foreground group as it closes
+        assert run.wait(240) == 0
+    finally:
+        run.kill()
+    assert wait_gone(processes, 15) == {}, "a process of the run outlived SIGHUP"
+    out = log.read_text()
+    assert "[up] SIGHUP: stopping in order" in out and "[up] stopping the broker" in out
+    sent = sent_this_run(out)
+    assert sent > 0 and raw_rows(tmp_path / "data" / "lake") == (sent, sent)
+    assert "Traceback" not in out + (tmp_path / "data" / "logs" / "up.log").read_text()
+
+
+def test_ctrl_c_with_the_output_piped_through_tee_still_stops_in_order(tmp_path: Path) -> None:
+    data, copy = tmp_path / "data", tmp_path / "tee.log"
+    # The terminal's Ctrl-C reaches the whole pipeline: tee dies with it, and every later write of
+    # `smartcity up` to the pipe fails (EPIPE). The shutdown must go on regardless.
+    pipeline = subprocess.Popen(
+        f"{shlex.join(command('up', '--vehicles', '10'))} 2>&1 | tee {shlex.quote(str(copy))} >/dev/null",
+        shell=True,
+        env=environment(data),
+        start_new_session=True,
+    )
+    try:
+        wait_until_landing(copy)
+        processes = descendants(pipeline.pid)
+        os.killpg(pipeline.pid, signal.SIGINT)
+        pipeline.wait(240)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pipeline.pid, signal.SIGKILL)
+    assert wait_gone(processes, 240) == {}, "a process of the run outlived Ctrl-C"
+    out = (data / "logs" / "up.log").read_text()
+    assert "Traceback" not in out
+    assert "SIGINT: stopping in order" in out and "stopping the broker" in out
+    sent = sent_this_run(out)
+    landed = re.search(r"stopped; ([\d,]+) of the ([\d,]+) events sent this run landed", out)
+    assert landed and landed.group(1) == landed.group(2) == f"{sent:,}", out[-2000:]
+    assert raw_rows(data / "lake") == (sent, sent)
 
 
 def test_the_status_line_and_table_sum_the_job_metrics() -> None:

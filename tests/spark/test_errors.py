@@ -3,18 +3,22 @@ that fails later reported in one line with its root cause, the whole error in a 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from contract.events import BY_NAME, topic_name
 from ingestion.fleet import FleetConfig
 from smartcity.broker import EmbeddedBroker, ensure_topics, free_port
 from spark.errors import root_cause
 from tests.conftest import START
 from tests.helpers.cli import command, environment, smartcity
 from tests.helpers.kafka import produce
+from tests.helpers.lake import count_rows
 
 pytestmark = [pytest.mark.spark, pytest.mark.broker]
 
@@ -136,3 +140,42 @@ def test_a_broker_that_stops_answering_mid_run_is_named(tmp_path: Path) -> None:
 )
 def test_root_cause_unwraps_spark_and_py4j(error: str, cause: str) -> None:
     assert root_cause(error) == cause
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MB file system of its own (tmpfs; mounting needs root, which CI has)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_disk_that_fills_mid_drain_is_one_line_and_the_next_run_lands_every_event_once(
+    broker: EmbeddedBroker, small_disk: Path, tmp_path: Path
+) -> None:
+    prefix = "fulldisk_"
+    ensure_topics(broker.bootstrap, prefix, partitions=2)
+    summary = produce(broker.bootstrap, FleetConfig(vehicles=40, seed=8, start=START), prefix=prefix, duration_s=1500)
+    env = {"SMARTCITY_TOPIC_PREFIX": prefix, "SMARTCITY_LAKE_ROOT": str(small_disk / "lake")}
+    args = ("stream", "--bootstrap", broker.bootstrap, "--available-now", "--max-offsets-per-trigger", "20000")
+    full = smartcity(*args, data_dir=tmp_path, **env)
+    assert "no space left on device" in one_line(full).lower()
+    # Nothing but this command's own lines on the screen: Spark's and the executors' logs and the
+    # Python tracebacks are in the log file.
+    foreign = [line for line in full.stderr.splitlines() if line.strip() and " level=" not in line]
+    assert foreign == [next(line for line in foreign if line.startswith("smartcity: error:"))], full.stderr[-3000:]
+    assert "No space left on device" in (tmp_path / "logs" / "stream.log").read_text()
+
+    subprocess.run(["mount", "-o", "remount,size=256m", str(small_disk)], check=True)
+    again = smartcity(*args, data_dir=tmp_path, **env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    for name, event_type in BY_NAME.items():
+        expected = summary.per_topic.get(topic_name(event_type, prefix), 0)
+        rows, distinct = count_rows(small_disk / "lake", name)
+        assert rows == distinct == expected, (name, rows, distinct, expected)

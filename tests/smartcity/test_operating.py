@@ -1,0 +1,148 @@
+"""Operating a run: the alert rules (promtool), and a real Prometheus server scraping `smartcity up`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from smartcity.broker import free_port, wait_until_listening
+from tests.helpers.cli import command, environment
+from tests.helpers.lake import query
+
+RULES = Path(__file__).resolve().parents[2] / "ops" / "prometheus"
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name)
+    if not found:
+        raise AssertionError(f"{name} is not installed (Debian's prometheus package; .ci/run installs it)")
+    return found
+
+
+def test_alert_rules_are_valid_and_their_unit_tests_pass() -> None:
+    checked = subprocess.run([tool("promtool"), "check", "rules", str(RULES / "alerts.yml")], capture_output=True)
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+    assert b"7 rules found" in checked.stdout
+    for config in ("prometheus.yml", "prometheus-compose.yml"):
+        result = subprocess.run([tool("promtool"), "check", "config", "--syntax-only", str(RULES / config)])
+        assert result.returncode == 0, config
+    tested = subprocess.run(
+        [tool("promtool"), "test", "rules", "alerts_test.yml"], cwd=RULES, capture_output=True, text=True
+    )
+    assert tested.returncode == 0 and "SUCCESS" in tested.stdout, tested.stdout + tested.stderr
+
+
+def api(base: str, path: str, **params: str) -> dict:
+    url = f"{base}/api/v1/{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        body = json.load(answer)
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+def scalar(base: str, expr: str) -> float | None:
+    result = api(base, "query", query=expr)["result"]
+    return float(result[0]["value"][1]) if result else None
+
+
+EXPECTED = {
+    "smartcity_stream_records_read_total",
+    "smartcity_stream_records_landed_total",
+    "smartcity_stream_batches_total",
+    "smartcity_stream_batch_duration_seconds_bucket",
+    "smartcity_stream_commit_duration_seconds_bucket",
+    "smartcity_stream_source_lag_records",
+    "smartcity_stream_event_time_lag_seconds",
+    "smartcity_stream_newest_event_timestamp_seconds",
+    "smartcity_stream_last_batch_timestamp_seconds",
+    "smartcity_simulator_events_sent_total",
+    "smartcity_simulator_send_failures_total",
+    "smartcity_marts_refreshes_total",
+    "smartcity_marts_refresh_duration_seconds_bucket",
+    "smartcity_process_resident_memory_bytes",
+}
+
+
+@pytest.mark.spark
+@pytest.mark.broker
+def test_prometheus_scrapes_a_running_up_and_its_numbers_agree_with_the_lake(tmp_path: Path) -> None:
+    metrics_port, prometheus_port = free_port(), free_port()
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: ['{RULES / 'alerts.yml'}']\n"
+        f"scrape_configs: [{{job_name: smartcity, static_configs: [{{targets: ['127.0.0.1:{metrics_port}']}}]}}]\n"
+    )
+    prometheus = subprocess.Popen(
+        [
+            tool("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prometheus_port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "prometheus.log").open("w"),
+    )
+    base = f"http://127.0.0.1:{prometheus_port}"
+    data = tmp_path / "data"
+    run = subprocess.Popen(
+        command("up", "--vehicles", "10", "--metrics-port", str(metrics_port)),
+        env=environment(data, SMARTCITY_MARTS_EVERY="20"),
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "up.out").open("w"),
+        start_new_session=True,
+    )
+    try:
+        wait_until_listening("127.0.0.1", prometheus_port, timeout_s=30)
+        deadline = time.monotonic() + 240
+        while True:
+            names = set(api(base, "label/__name__/values"))
+            refreshed = scalar(base, "sum(smartcity_marts_refreshes_total)") or 0
+            if (
+                names >= EXPECTED
+                and refreshed >= 1
+                and (scalar(base, "sum(smartcity_stream_records_landed_total)") or 0)
+            ):
+                break
+            assert run.poll() is None, (tmp_path / "up.out").read_text()[-3000:]
+            assert time.monotonic() < deadline, f"missing series: {sorted(EXPECTED - names)}"
+            time.sleep(1)
+
+        # One scrape against the lake as DuckDB reads it: equal within the batches in flight.
+        landed = scalar(base, "sum(smartcity_stream_records_landed_total)")
+        lake = data / "lake"
+        rows = query(
+            f"select count(*) from read_parquet('{lake}/raw/*/*/*/*.parquet', hive_partitioning = true, "
+            "union_by_name = true)"
+        )[0][0]
+        batches = [json.loads(line) for line in (lake / "_metrics" / "progress.jsonl").read_text().splitlines()]
+        biggest = {}
+        for row in batches:
+            if row.get("kind") == "batch":
+                biggest[row["stream"]] = max(biggest.get(row["stream"], 0), row.get("rows", 0))
+        assert landed is not None and 0 <= rows - landed <= sum(biggest.values()), (rows, landed, biggest)
+
+        sent = scalar(base, "sum(smartcity_simulator_events_sent_total)")
+        assert sent is not None and sent >= landed > 0
+        assert scalar(base, 'smartcity_process_resident_memory_bytes{process="job"}') > 200e6  # the JVM is in it
+        assert scalar(base, 'smartcity_process_resident_memory_bytes{process="broker"}') > 1e6
+        assert scalar(base, "sum(smartcity_stream_batch_duration_seconds_count)") >= 1
+        assert scalar(base, "smartcity_simulator_send_failures_total") == 0
+        rules = [r for group in api(base, "rules")["groups"] for r in group["rules"]]
+        assert len(rules) == 7 and all(r["health"] == "ok" for r in rules), rules
+    finally:
+        run.send_signal(signal.SIGTERM)
+        try:
+            run.wait(240)
+        finally:
+            run.kill()
+            prometheus.terminate()
+            prometheus.wait(30)
