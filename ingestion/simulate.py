@@ -34,6 +34,7 @@ class RunSummary:
     elapsed_s: float = 0.0
     behind_s: float = 0.0  # paced runs: the most a tick was sent after its event time had passed
     interrupted: bool = False
+    stop_signal: int | None = None  # the signal that stopped the run (None: Ctrl-C or not stopped)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -75,11 +76,13 @@ class _Progress:
 
 
 class _Stop(Exception):
-    pass
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
-def _raise_stop(_signum: int, _frame: object) -> None:
-    raise _Stop
+def _raise_stop(signum: int, _frame: object) -> None:
+    raise _Stop(signum)
 
 
 def run(
@@ -116,8 +119,9 @@ def run(
         else:
             events = fleet.events(ticks, BACKFILL_EVENTS if speedup is None else 0)
             _send_records(producer, injector.apply(events), topics, summary.per_topic, meter, max_events)
-    except (KeyboardInterrupt, _Stop):
+    except (KeyboardInterrupt, _Stop) as stop:
         summary.interrupted = True
+        summary.stop_signal = stop.signum if isinstance(stop, _Stop) else None
         log.info("interrupted: flushing what was sent")
     finally:
         for sig, handler in previous.items():

@@ -185,7 +185,9 @@ class Orchestrator:
         if self.forced:
             return  # already stopping everything at once
         if self.job_died.is_set():
-            raise KeyboardInterrupt  # from the job watcher: stop the simulator, then clean up
+            if self.phase in ("starting", "simulating"):
+                raise KeyboardInterrupt  # from the job watcher: stop the simulator, then clean up
+            return
         if self.stop_signal is None:
             self._stop_requested(signum)
             if self.phase == "simulating":
@@ -261,6 +263,7 @@ class Orchestrator:
         except ForcedStop:
             return 130
         finally:
+            self.phase = "stopping"  # from here on a late interrupt from the job watcher is ignored
             self._quiet.set()
             self._stop_display()
             if self.marts is not None:
@@ -296,7 +299,8 @@ class Orchestrator:
             self.phase = "draining"
             producer.close()
         if self.summary.interrupted and self.stop_signal is None and not self.job_died.is_set():
-            self._stop_requested(signal.SIGTERM)  # the simulator's own SIGTERM handler saw it first
+            # The simulator's own handler saw the signal first (SIGTERM or SIGHUP).
+            self._stop_requested(self.summary.stop_signal or signal.SIGTERM)
         say(f"simulator done: {json.dumps(self.summary.as_dict())}")
 
     def _drain(self) -> None:
@@ -376,12 +380,14 @@ class Orchestrator:
         while not self._quiet.wait(1.0):
             code = self.job.poll()
             if code is not None and self.phase in ("starting", "simulating", "draining"):
-                for line in self._job_errors():
-                    screen.write(line)
-                say(f"the Spark job exited with code {code}; stopping (its log: {self.log_path})")
-                self.job_died.set()
+                if not self.job_died.is_set():
+                    for line in self._job_errors():
+                        screen.write(line)
+                    say(f"the Spark job exited with code {code}; stopping (its log: {self.log_path})")
+                    self.job_died.set()
+                # Again every second until the main thread has left the simulator: an interrupt that
+                # lands inside a Kafka client's start-up can be swallowed by it.
                 _thread.interrupt_main()
-                return
 
     def _job_errors(self) -> list[str]:
         """The job's own one-line errors, from the end of the log file."""
