@@ -27,7 +27,7 @@ if not lake_root:
         "Start the dashboard with `make dashboard` (or `smartcity dashboard`): it tells the page where the lake is."
     )
     st.stop()
-data = DashboardData(lake_root)
+data = DashboardData(lake_root, os.environ.get("SMARTCITY_DUCKDB_PATH"))
 live = st.query_params.get("refresh", "on") != "off"
 
 st.title("City traffic: Boston to New York")
@@ -153,13 +153,15 @@ HOUR = {"field": "hour_start", "type": "temporal", "title": "hour (UTC)"}
 def history_panels() -> None:
     speed = data.speed_over_time()
     if speed is None:
-        st.info("The marts are not built yet: `make stream` rebuilds them every minute (or run `dbt build`).")
+        st.info(
+            "The marts are not built yet: `make stream` rebuilds them every minute, or run `dbt build` in dbt_project/."
+        )
         return
     as_of = data.marts_as_of()
     if as_of is not None:
         st.caption(f"Charts below: marts built from the data landed up to {as_of:%Y-%m-%d %H:%M:%S} UTC")
     left, right = st.columns(2)
-    left.subheader("Speed per hour (km/h): average and 95th percentile")
+    left.subheader("Speed per hour over every reading (km/h): average and 95th percentile")
     speed = speed.melt("hour_start", ["avg_speed_kmh", "p95_speed_kmh"], "measure", "km/h")
     kmh = {"field": "km/h", "type": "quantitative"}
     vega_chart(left, speed, "line", HOUR, kmh, {"field": "measure", "type": "nominal"})

@@ -1,8 +1,11 @@
 """What the dashboard shows, as plain data: one method per panel, DuckDB over files only.
 
 Panels about now (KPIs, positions, pipeline health) read the newest partitions of the raw lake and
-the job's metrics file; panels about history read the marts' Parquet copies (smartcity/marts.py).
-No DuckDB database file is ever opened, so a dbt build in progress cannot lock the dashboard out.
+the job's metrics file. Panels about history read the marts from the warehouse, read-only, however
+they were built (`dbt run`, `dbt build`, `make stream`); while a writer holds the warehouse (DuckDB
+lets one process write a database file or several read it, never both: `make stream`'s refresher
+keeps it open), they read the Parquet copies the refresher writes after each build (smartcity/marts.py),
+so a build in progress never locks the page out.
 "Now" is the newest event time in the lake: an accelerated simulation runs ahead of the wall clock.
 """
 
@@ -40,8 +43,9 @@ class Kpis:
 
 
 class DashboardData:
-    def __init__(self, lake_root: str | Path) -> None:
+    def __init__(self, lake_root: str | Path, warehouse: str | Path | None = None) -> None:
         self.root = Path(lake_root)
+        self.warehouse = Path(warehouse) if warehouse else None
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -65,12 +69,35 @@ class DashboardData:
         return f"read_parquet({files!r}, hive_partitioning = true, union_by_name = true)"
 
     def _mart_table(self, name: str) -> pa.Table | None:
-        """A mart's Parquet copy, read through one open file: the refresher replaces the file by
-        rename, and a reader that opened it twice could mix the old footer with the new data."""
+        """A mart from the warehouse when it can be read, else its Parquet copy."""
+        table, readable = self._warehouse_table(name)
+        if readable:
+            return table
+        # The copy is read through one open file: the refresher replaces it by rename, and a reader
+        # that opened it twice could mix the old footer with the new data.
         try:
             return pq.read_table(lake.mart_path(self.root, name))
         except FileNotFoundError:
             return None
+
+    def _warehouse_table(self, name: str) -> tuple[pa.Table | None, bool]:
+        """(the mart or None if the warehouse has no such mart, True) when the warehouse can be read;
+        (None, False) when there is none, or a writer holds it ("Could not set lock on file")."""
+        if self.warehouse is None or not self.warehouse.exists():
+            return None, False
+        try:
+            con = duckdb.connect(str(self.warehouse), read_only=True)
+        except duckdb.Error:
+            return None, False
+        try:
+            found = con.execute(
+                "select schema_name from duckdb_tables() where schema_name like '%marts' and table_name = ?", [name]
+            ).fetchone()
+            if found is None:
+                return None, True
+            return con.execute(f'select * from "{found[0]}"."{name}"').to_arrow_table(), True
+        finally:
+            con.close()
 
     def mart(self, name: str) -> pd.DataFrame | None:
         table = self._mart_table(name)
@@ -164,15 +191,12 @@ class DashboardData:
     # -- panels about history (marts) ------------------------------------------------------
 
     def speed_over_time(self) -> pd.DataFrame | None:
-        """Average and 95th-percentile speed per hour (readings-weighted across vehicles and segments)."""
-        speed = self._mart_table("fct_vehicle_speed_hourly")
+        """Average and 95th-percentile speed per hour, over every reading of the hour."""
+        speed = self._mart_table("fct_speed_hourly")
         if speed is None:
             return None
         return self._query(
-            """select hour_start, sum(avg_speed_kmh * readings) / sum(readings) as avg_speed_kmh,
-                      sum(p95_speed_kmh * readings) / sum(readings) as p95_speed_kmh, sum(readings) as readings
-               from speed group by 1 order by 1""",
-            speed=speed,
+            "select hour_start, avg_speed_kmh, p95_speed_kmh, readings from speed order by 1", speed=speed
         )
 
     def segments_last_hour(self) -> pd.DataFrame | None:

@@ -34,7 +34,11 @@ def command(settings: Settings, port: int | None = None) -> tuple[list[str], dic
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",
     ]  # fmt: skip
-    env = {**os.environ, "SMARTCITY_LAKE_ROOT": str(Path(settings.lake_root).resolve())}
+    env = {
+        **os.environ,
+        "SMARTCITY_LAKE_ROOT": str(Path(settings.lake_root).resolve()),
+        "SMARTCITY_DUCKDB_PATH": str(settings.duckdb_path),
+    }
     return argv, env
 
 

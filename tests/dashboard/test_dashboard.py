@@ -282,3 +282,44 @@ def test_the_page_refreshes_itself(site: Site, served, browser) -> None:
         timeout=30_000,
     )
     page.close()
+
+
+def test_after_dbt_build_alone_every_marts_panel_is_drawn(site: Site, browser, tmp_path: Path) -> None:
+    """The README's own path: land data, `dbt build` in dbt_project/, `make dashboard`; no refresher ran,
+    so there are no Parquet copies, and the page reads the warehouse dbt built."""
+    import shutil
+    import sys
+
+    lake = tmp_path / "lake"
+    shutil.copytree(site.lake, lake, ignore=shutil.ignore_patterns(layout.MARTS))
+    warehouse = tmp_path / "smartcity.duckdb"
+    project = Path(__file__).resolve().parents[2] / "dbt_project"
+    built = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "build", "--profiles-dir", str(project)],
+        cwd=project,
+        env=environment(tmp_path, SMARTCITY_LAKE_ROOT=str(lake), SMARTCITY_DUCKDB_PATH=str(warehouse)),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stdout[-3000:]
+    port = free_port()
+    process = subprocess.Popen(
+        command("dashboard", "--port", str(port)),
+        env=environment(tmp_path, SMARTCITY_LAKE_ROOT=str(lake), SMARTCITY_DUCKDB_PATH=str(warehouse)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_listening("127.0.0.1", port, timeout_s=60)
+        page = browser.new_page(viewport={"width": 1600, "height": 3200})
+        page.goto(f"http://127.0.0.1:{port}/?refresh=off")
+        settled(page)
+        page.wait_for_selector('.st-key-route_map [data-testid="stVegaLiteChart"] svg.marks', timeout=30_000)
+        assert page.locator('[data-testid="stVegaLiteChart"]').count() == 5  # the map and the four mart charts
+        assert "The marts are not built yet" not in page.inner_text("body")
+        page.close()
+    finally:
+        process.terminate()
+        process.wait(20)
+    assert not (lake / layout.MARTS).exists()
