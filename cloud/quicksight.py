@@ -22,6 +22,7 @@ DATA_SETS = (
     "agg_route_heatmap",
     "agg_weather_hourly",
     "agg_pipeline_freshness",
+    "fct_speed_hourly",
 )
 QS_TYPES = {
     "varchar": "STRING",
@@ -243,7 +244,7 @@ def _kpi(visual_id: str, title: str, value: dict) -> dict:
 
 def dashboard_definition(stack: Stack) -> dict:
     ids = {mart: stack.arn("quicksight", f"dataset/{stack.name}-{mart}") for mart in DATA_SETS}
-    speed, incidents, heat, weather, freshness = DATA_SETS
+    speed, incidents, heat, weather, freshness, hourly = DATA_SETS
     visuals = [
         _kpi(
             "kpi-vehicles",
@@ -270,10 +271,12 @@ def dashboard_definition(stack: Stack) -> dict:
                 "ChartConfiguration": {
                     "FieldWells": {
                         "LineChartAggregatedFieldWells": {
-                            "Category": [_hour("speed-hour", speed)],
+                            # One row per hour, with percentiles over the hour's readings: the
+                            # per-vehicle rows of `speed` cannot be combined into a percentile.
+                            "Category": [_hour("speed-hour", hourly)],
                             "Values": [
-                                _measure("speed-avg", speed, "avg_speed_kmh"),
-                                _measure("speed-p95", speed, "p95_speed_kmh", "MAX"),
+                                _measure("speed-avg", hourly, "avg_speed_kmh", "MAX"),
+                                _measure("speed-p95", hourly, "p95_speed_kmh", "MAX"),
                             ],
                         }
                     }

@@ -209,7 +209,10 @@ def test_plan_from_the_command_line_against_moto(aws: MotoEndpoint, tmp_path) ->
     assert run.returncode == 0, run.stderr
     assert "create     s3 bucket smartcity-lake-123456789012-us-east-1" in run.stdout
     assert "create     quicksight dashboard smartcity-traffic" in run.stdout
-    assert run.stdout.strip().splitlines()[-1].startswith("plan: 26 to create or change, 0 unchanged")
+    lines = run.stdout.strip().splitlines()
+    creates = [line for line in lines if line.startswith("create ")]
+    assert sum(1 for line in creates if line.split()[1:4] == ["quicksight", "data", "set"]) == len(DATA_SETS), creates
+    assert lines[-1].startswith(f"plan: {len(creates)} to create or change, 0 unchanged")
     missing = subprocess.run(
         command("aws", "plan"),
         env=environment(tmp_path, AWS_REGION="", AWS_DEFAULT_REGION=""),
