@@ -256,6 +256,34 @@ def stage_native(records, stream: str, options: StreamOptions):
     return columns.mapInArrow(stager(stream, options.lake_root, options.event_time_bounds), STAGED_DDL)
 
 
+class DataLossEcho:
+    """The source reports skipped offsets from its own processes, whose output goes to Spark's log; the
+    driver repeats each report on this process's stderr, where the person running the job sees it."""
+
+    def __init__(self, metrics_file: str | Path | None) -> None:
+        self.path = Path(metrics_file) if metrics_file else None
+        self.position = self.path.stat().st_size if self.path and self.path.exists() else 0
+
+    def echo(self) -> None:
+        from spark.kafka_source import OffsetGap, data_loss_line
+
+        if self.path is None or not self.path.exists():
+            return
+        with self.path.open("rb") as fh:
+            fh.seek(self.position)
+            chunk = fh.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self.position += len(complete)
+        reports: dict[tuple, list] = {}
+        for line in complete.splitlines():
+            row = json.loads(line)
+            if row.get("kind") == "data_loss":
+                fields = {k: row[k] for k in OffsetGap.__dataclass_fields__}
+                reports.setdefault((row.get("at"), row.get("action")), []).append(OffsetGap(**fields))
+        for (_, action), gaps in reports.items():
+            print(data_loss_line(gaps, action), file=sys.stderr, flush=True)
+
+
 class Application:
     def __init__(self, options: StreamOptions) -> None:
         from spark.metrics import MetricsSink
@@ -265,6 +293,7 @@ class Application:
         self.metrics = MetricsSink(options.metrics_file or lake.metrics_path(options.lake_root))
         self.queries: list = []
         self._stop = threading.Event()
+        self._data_loss = DataLossEcho(options.metrics_file or lake.metrics_path(options.lake_root))
 
     def start(self) -> None:
         from spark.catalog import GluePartitions
@@ -320,6 +349,7 @@ class Application:
 
         started = time.monotonic()
         while True:
+            self.report_data_loss()
             if self._stop.is_set():
                 # Asked to stop (a signal): what fails from here on is the stop's doing, not an error.
                 if not log.isEnabledFor(logging.DEBUG):
@@ -358,6 +388,9 @@ class Application:
 
     def close(self) -> None:
         self.spark.stop()
+
+    def report_data_loss(self) -> None:
+        self._data_loss.echo()
 
 
 @contextlib.contextmanager
@@ -418,3 +451,4 @@ def _run(options: StreamOptions) -> int:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
         app.close()
+        app.report_data_loss()

@@ -486,12 +486,16 @@ def _event_time_bounds(options: dict[str, str]):
     )
 
 
+def data_loss_line(gaps: list[OffsetGap], action: str) -> str:
+    return f"WARN smartcity: data loss: {_summary(gaps)}; {action}"
+
+
 def report_gaps(gaps: list[OffsetGap], stream: str | None, metrics_file: str | None, action: str) -> None:
     """A counted warning: one line to stderr (the job's log) and, for a local lake, one row per
     partition in its metrics file."""
     from datetime import UTC, datetime
 
-    print(f"WARN smartcity: data loss: {_summary(gaps)}; {action}", file=sys.stderr, flush=True)
+    print(data_loss_line(gaps, action), file=sys.stderr, flush=True)
     if metrics_file:
         from spark.metrics import append_metrics
 

@@ -133,7 +133,7 @@ def test_up_runs_against_the_secured_cluster_and_no_process_of_the_run_shows_the
 ) -> None:
     env = tls_env(mutual, pki, "up_", SMARTCITY_MARTS_EVERY="0")
     run = subprocess.Popen(
-        command("up", "--vehicles", "5", "--speedup", "20", "--duration", "20"),
+        command("up", "--vehicles", "5", "--speedup", "20", "--duration", "10"),
         env=environment(tmp_path) | env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

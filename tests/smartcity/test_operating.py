@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from smartcity.broker import free_port, wait_until_listening
+from smartcity.broker import free_port
 from tests.helpers.cli import command, environment
 from tests.helpers.lake import query
 
@@ -46,6 +46,20 @@ def api(base: str, path: str, **params: str) -> dict:
         body = json.load(answer)
     assert body["status"] == "success", body
     return body["data"]
+
+
+def ready(base: str, timeout_s: float = 60) -> None:
+    """Prometheus listens before it serves queries (503 while its storage opens)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/-/ready", timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:  # refused, or HTTPError 503
+            pass
+        assert time.monotonic() < deadline, "prometheus did not become ready"
+        time.sleep(0.5)
 
 
 def scalar(base: str, expr: str) -> float | None:
@@ -95,13 +109,13 @@ def test_prometheus_scrapes_a_running_up_and_its_numbers_agree_with_the_lake(tmp
     data = tmp_path / "data"
     run = subprocess.Popen(
         command("up", "--vehicles", "10", "--metrics-port", str(metrics_port)),
-        env=environment(data, SMARTCITY_MARTS_EVERY="20"),
+        env=environment(data, SMARTCITY_MARTS_EVERY="5"),
         stdout=subprocess.DEVNULL,
         stderr=(tmp_path / "up.out").open("w"),
         start_new_session=True,
     )
     try:
-        wait_until_listening("127.0.0.1", prometheus_port, timeout_s=30)
+        ready(base)
         deadline = time.monotonic() + 240
         while True:
             names = set(api(base, "label/__name__/values"))
