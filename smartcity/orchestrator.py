@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from contract import lake
 from ingestion.faults import FaultConfig
@@ -413,24 +414,7 @@ class Orchestrator:
         )
 
 
-def run_all(
-    settings: Settings,
-    *,
-    vehicles: int,
-    speedup: float,
-    duration_s: float | None,
-    seed: int,
-    master: str = "local[*]",
-    metrics_port: int | None = None,
-) -> int:
+def run_all(settings: Settings, **options: Any) -> int:
+    """One run per data folder; ``options`` are the Orchestrator's."""
     with exclusive(settings.data_dir, "data folder"):
-        orchestrator = Orchestrator(
-            settings,
-            vehicles=vehicles,
-            speedup=speedup,
-            duration_s=duration_s,
-            seed=seed,
-            master=master,
-            metrics_port=metrics_port,
-        )
-        return orchestrator.run()
+        return Orchestrator(settings, **options).run()

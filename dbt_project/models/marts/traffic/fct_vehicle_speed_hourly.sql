@@ -15,16 +15,7 @@ with
 
 readings as (
 
-    select * from {{ ref('int_vehicle_readings_segmented') }}
-    {% if is_incremental() %}
-        where hour_start in (
-            select landed.hour_start from {{ ref('int_vehicle_readings_segmented') }} as landed
-            where landed.ingested_at >= (
-                select {{ dbt.dateadd('minute', -1 * var('ingest_lookback_minutes'), 'max(last_ingested_at)') }}
-                from {{ this }}
-            )
-        )
-    {% endif %}
+    {{ readings_of_changed_hours(ref('int_vehicle_readings_segmented')) }}
 
 )
 
