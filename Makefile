@@ -70,8 +70,9 @@ lint: $(STAMP)  ## ruff, the import layers (import-linter), generated files up t
 	$(BIN)/lint-imports
 	$(BIN)/python -m contract.generate --check
 
-test: $(STAMP)  ## the whole suite: lint, layers, unit, integration (real broker, Spark, DuckDB), dbt
+test: $(STAMP)  ## the whole suite: lint, formatting, layers, unit, integration (real broker, Spark, DuckDB), dbt
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
