@@ -104,7 +104,9 @@ class KafkaSecurity:
 
     @property
     def secured(self) -> bool:
-        return self.protocol != "PLAINTEXT" or bool(self.properties) or bool(self.java)
+        """Anything beyond plaintext with no other setting (an explicit PLAINTEXT alone is not)."""
+        others = set(self.properties) - {"security.protocol"}
+        return self.protocol != "PLAINTEXT" or bool(others) or bool(self.java)
 
     def public(self) -> dict[str, str]:
         """The properties that are not secrets."""

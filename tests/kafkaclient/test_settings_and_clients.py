@@ -38,6 +38,7 @@ def scram_env(files: dict[str, str], **extra: str) -> dict[str, str]:
 def test_nothing_set_is_plaintext() -> None:
     security = from_env({})
     assert security.protocol == "PLAINTEXT" and not security.secured
+    assert not from_env({"KAFKA_SECURITY_PROTOCOL": "plaintext"}).secured  # fine for the embedded broker
     assert clients.confluent_config("h:9092", security) == {"bootstrap.servers": "h:9092"}
     assert clients.kafka_python_config("h:9092", security) == {
         "bootstrap_servers": "h:9092",
