@@ -296,3 +296,22 @@ def test_the_job_gives_each_kafka_source_its_options_and_keeps_secrets_off_the_c
         assert submit.endswith("pyspark-shell") and "auth-456" not in submit
         assert path.stat().st_mode & 0o077 == 0 and "spark.authenticate.secret auth-456" in path.read_text()
     assert not path.exists() and "PYSPARK_SUBMIT_ARGS" not in os.environ
+
+
+def test_refused_requests_name_the_topic_the_operation_and_the_principal(files: dict[str, str]) -> None:
+    from confluent_kafka import KafkaError
+    from kafka.errors import TopicAuthorizationFailedError
+
+    from kafkaclient.access import topic_error
+
+    security = from_env(scram_env(files))
+    who = "b:9096 (SASL_SSL/SCRAM-SHA-512 as user alice)"
+    assert topic_error(
+        KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED), "vehicle_data", "write", "b:9096", security
+    ) == (f"not authorized to write to topic vehicle_data at {who}: grant the ACL or use another principal")
+    assert topic_error(TopicAuthorizationFailedError(), "gps_data", "read", "b:9096", security).startswith(
+        f"not authorized to read from topic gps_data at {who}"
+    )
+    created = topic_error(KafkaError(KafkaError.CLUSTER_AUTHORIZATION_FAILED), "gps_data", "create", "b:9096", security)
+    assert created.startswith(f"not authorized to create topic gps_data at {who}: the principal may not create topics")
+    assert 'pa"ss' not in created

@@ -179,3 +179,29 @@ def test_a_disk_that_fills_mid_drain_is_one_line_and_the_next_run_lands_every_ev
         expected = summary.per_topic.get(topic_name(event_type, prefix), 0)
         rows, distinct = count_rows(small_disk / "lake", name)
         assert rows == distinct == expected, (name, rows, distinct, expected)
+
+
+def test_stream_alone_stops_in_order_on_sighup_with_nothing_on_the_screen_but_its_own_lines(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    import signal
+
+    prefix = "hup_"
+    ensure_topics(broker.bootstrap, prefix, partitions=1)
+    screen = tmp_path / "screen.txt"
+    with screen.open("w") as out:
+        job = subprocess.Popen(
+            command("stream", "--bootstrap", broker.bootstrap, "--trigger-seconds", "1"),
+            env=environment(tmp_path, SMARTCITY_TOPIC_PREFIX=prefix),
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+    deadline = time.monotonic() + 180
+    while "started 5 queries" not in screen.read_text():
+        assert job.poll() is None and time.monotonic() < deadline, screen.read_text()[-3000:]
+        time.sleep(0.5)
+    job.send_signal(signal.SIGHUP)  # what the terminal sends as it closes
+    assert job.wait(120) == 0, screen.read_text()[-3000:]
+    shown = screen.read_text()
+    assert "Traceback" not in shown + (tmp_path / "logs" / "stream.log").read_text()
+    assert all(" level=" in line for line in shown.splitlines() if line.strip()), shown[-3000:]
