@@ -130,20 +130,32 @@ def test_prometheus_scrapes_a_running_up_and_its_numbers_agree_with_the_lake(tmp
             assert time.monotonic() < deadline, f"missing series: {sorted(EXPECTED - names)}"
             time.sleep(1)
 
-        # One scrape against the lake as DuckDB reads it: equal within the batches in flight.
-        landed = scalar(base, "sum(smartcity_stream_records_landed_total)")
+        # A scrape against the lake as DuckDB reads it: per stream, equal within one batch (a batch's rows
+        # count once its progress is reported, just after its files are committed).
         lake = data / "lake"
-        rows = query(
-            f"select count(*) from read_parquet('{lake}/raw/*/*/*/*.parquet', hive_partitioning = true, "
-            "union_by_name = true)"
-        )[0][0]
-        batches = [json.loads(line) for line in (lake / "_metrics" / "progress.jsonl").read_text().splitlines()]
-        biggest = {}
-        for row in batches:
-            if row.get("kind") == "batch":
-                biggest[row["stream"]] = max(biggest.get(row["stream"], 0), row.get("rows", 0))
-        assert landed is not None and 0 <= rows - landed <= sum(biggest.values()), (rows, landed, biggest)
-
+        for _ in range(10):
+            scraped = {
+                r["metric"]["stream"]: float(r["value"][1])
+                for r in api(base, "query", query="smartcity_stream_records_landed_total")["result"]
+            }
+            batches = query(f"""
+                select regexp_extract(filename, '/raw/([a-z]+)/', 1) as stream,
+                       cast(regexp_extract(filename, '-b([0-9]+)-', 1) as integer) as batch, count(*) as n
+                from read_parquet('{lake}/raw/*/*/*/*.parquet', filename = true, hive_partitioning = true,
+                                  union_by_name = true)
+                group by all""")
+            rows: dict[str, int] = {}
+            newest: dict[str, tuple[int, int]] = {}
+            for stream, batch, n in batches:
+                rows[stream] = rows.get(stream, 0) + n
+                newest[stream] = max(newest.get(stream, (-1, 0)), (batch, n))
+            behind = {s: rows[s] - scraped.get(s, 0) for s in rows}
+            if all(0 <= behind[s] <= newest[s][1] for s in rows):
+                break
+            time.sleep(1)  # a batch landed between the scrape and the count: once more
+        else:
+            pytest.fail(f"Prometheus and the lake disagree by more than a batch: {behind} (newest {newest})")
+        landed = sum(scraped.values())
         sent = scalar(base, "sum(smartcity_simulator_events_sent_total)")
         assert sent is not None and sent >= landed > 0
         assert scalar(base, 'smartcity_process_resident_memory_bytes{process="job"}') > 200e6  # the JVM is in it

@@ -161,7 +161,7 @@ def test_a_disk_that_fills_mid_drain_is_one_line_and_the_next_run_lands_every_ev
 ) -> None:
     prefix = "fulldisk_"
     ensure_topics(broker.bootstrap, prefix, partitions=2)
-    summary = produce(broker.bootstrap, FleetConfig(vehicles=40, seed=8, start=START), prefix=prefix, duration_s=1500)
+    summary = produce(broker.bootstrap, FleetConfig(vehicles=30, seed=8, start=START), prefix=prefix, duration_s=1200)
     env = {"SMARTCITY_TOPIC_PREFIX": prefix, "SMARTCITY_LAKE_ROOT": str(small_disk / "lake")}
     args = ("stream", "--bootstrap", broker.bootstrap, "--available-now", "--max-offsets-per-trigger", "20000")
     full = smartcity(*args, data_dir=tmp_path, **env)
