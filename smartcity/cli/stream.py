@@ -133,7 +133,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         else:
             check_access(options.bootstrap, security)
         port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
-        with exported_metrics(settings, port):
+        with exported_metrics(settings, options.bind_address, port):
             return job.run(options)
 
 
@@ -147,8 +147,9 @@ def auth_conf(secret: str | None) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def exported_metrics(settings: Settings, port: int | None):
-    """The job's Prometheus endpoint while it runs: the metrics file it writes, read every second."""
+def exported_metrics(settings: Settings, address: str, port: int | None):
+    """The job's Prometheus endpoint while it runs, on the driver's address (``--bind-address``): the
+    metrics file it writes, read every second."""
     if port is None:
         yield
         return
@@ -158,7 +159,7 @@ def exported_metrics(settings: Settings, port: int | None):
     metrics = RunMetrics(settings.topic_prefix)
     tail = MetricsTail.from_now(settings.metrics_file)
     tail.listeners.append(metrics.observe_rows)
-    server = MetricsServer(metrics, settings.bind_address, port)
+    server = MetricsServer(metrics, address, port)
     logging.getLogger("smartcity.stream").info("Prometheus metrics at %s", server.url)
     stop = threading.Event()
 

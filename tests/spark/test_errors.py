@@ -185,13 +185,17 @@ def test_stream_alone_stops_in_order_on_sighup_with_nothing_on_the_screen_but_it
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     import signal
+    import urllib.request
 
     prefix = "hup_"
     ensure_topics(broker.bootstrap, prefix, partitions=1)
     screen = tmp_path / "screen.txt"
+    metrics_port = free_port()
     with screen.open("w") as out:
         job = subprocess.Popen(
-            command("stream", "--bootstrap", broker.bootstrap, "--trigger-seconds", "1"),
+            command(
+                "stream", "--bootstrap", broker.bootstrap, "--trigger-seconds", "1", "--metrics-port", str(metrics_port)
+            ),
             env=environment(tmp_path, SMARTCITY_TOPIC_PREFIX=prefix),
             stdout=subprocess.DEVNULL,
             stderr=out,
@@ -200,6 +204,9 @@ def test_stream_alone_stops_in_order_on_sighup_with_nothing_on_the_screen_but_it
     while "started 5 queries" not in screen.read_text():
         assert job.poll() is None and time.monotonic() < deadline, screen.read_text()[-3000:]
         time.sleep(0.5)
+    # The job alone serves its metrics on the bind address too.
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as answer:
+        assert b'smartcity_process_resident_memory_bytes{process="this process"}' in answer.read()
     job.send_signal(signal.SIGHUP)  # what the terminal sends as it closes
     assert job.wait(120) == 0, screen.read_text()[-3000:]
     shown = screen.read_text()
