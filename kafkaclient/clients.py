@@ -126,6 +126,8 @@ def native_options(security: KafkaSecurity) -> dict[str, str]:
             "sasl.jaas.config": "software.amazon.msk.auth.iam.IAMLoginModule required;",
             "sasl.client.callback.handler.class": "software.amazon.msk.auth.iam.IAMClientCallbackHandler",
         }
+    elif mechanism == "OAUTHBEARER":  # OIDC: the Java client's login settings come from KAFKA_CLIENT_PROPERTIES
+        java["sasl.mechanism"] = mechanism
     elif mechanism:
         module = "plain.PlainLoginModule" if mechanism == "PLAIN" else "scram.ScramLoginModule"
         java |= {
@@ -134,12 +136,16 @@ def native_options(security: KafkaSecurity) -> dict[str, str]:
             f"username={_jaas_quote(props['sasl.username'])} password={_jaas_quote(props['sasl.password'])};",
         }
     # Other properties of a properties file (client.id, socket settings) mean the same to both clients.
-    java |= {k: v for k, v in props.items() if k not in LIBRDKAFKA_ONLY and k not in java}
+    java |= {
+        k: v
+        for k, v in props.items()
+        if k not in LIBRDKAFKA_ONLY and not k.startswith("sasl.oauthbearer.") and k not in java
+    }
     java |= dict(security.java)  # what a properties file says for the Java client wins
     return {f"kafka.{k}": v for k, v in java.items()}
 
 
-# Properties mapped above, or that the Java client does not know.
+# Properties mapped above, or that the Java client does not know (with every ``sasl.oauthbearer.*``).
 LIBRDKAFKA_ONLY = frozenset(
     {
         "security.protocol",

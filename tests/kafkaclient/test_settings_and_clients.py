@@ -315,3 +315,20 @@ def test_refused_requests_name_the_topic_the_operation_and_the_principal(files: 
     created = topic_error(KafkaError(KafkaError.CLUSTER_AUTHORIZATION_FAILED), "gps_data", "create", "b:9096", security)
     assert created.startswith(f"not authorized to create topic gps_data at {who}: the principal may not create topics")
     assert 'pa"ss' not in created
+
+
+def test_oidc_from_a_properties_file_goes_to_librdkafka_and_leaves_the_java_login_to_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "oidc.properties"
+    path.write_text(
+        "security.protocol=SASL_SSL\nsasl.mechanism=OAUTHBEARER\nsasl.oauthbearer.method=oidc\n"
+        "sasl.oauthbearer.client.id=fleet\nsasl.oauthbearer.client.secret=s3\n"
+        "sasl.login.callback.handler.class=org.example.Handler\n"
+    )
+    security = from_env({"KAFKA_CLIENT_PROPERTIES": str(path)})
+    config = clients.confluent_config("b:9093", security)
+    assert config["sasl.oauthbearer.method"] == "oidc" and "oauth_cb" not in config
+    assert "s3" not in json.dumps(clients.source_options(security))
+    native = clients.native_options(security)
+    assert native["kafka.sasl.mechanism"] == "OAUTHBEARER"
+    assert native["kafka.sasl.login.callback.handler.class"] == "org.example.Handler"
+    assert not any(k.startswith("kafka.sasl.oauthbearer.") for k in native)
