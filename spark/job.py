@@ -304,6 +304,8 @@ class Application:
         if self.options.source != "native":
             self.spark.dataSource.register(KafkaOffsetsDataSource)  # once per session, for every query
         for stream in self.options.streams:
+            if self._stop.is_set():  # asked to stop while the queries start (each takes a second or more)
+                break
             checkpoint = f"{self.options.checkpoint_root}/{stream}"
             partitions = (
                 GluePartitions(self.options.glue_database, self.options.lake_root)

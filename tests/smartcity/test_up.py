@@ -176,7 +176,7 @@ def test_a_killed_run_leaves_nothing_behind_and_the_next_run_lands_everything_af
     killed.wait(10)
     # Each child gets SIGTERM from the kernel as its parent dies; the job, finding its broker gone too,
     # stops at once instead of retrying it, and quietly.
-    assert wait_gone(run, 30) == {}, "the job or the broker outlived a killed `smartcity up`"
+    assert wait_gone(run, 60) == {}, "the job or the broker outlived a killed `smartcity up`"
     assert "Traceback" not in (data / "logs" / "up.log").read_text()
 
     # The next run needs no clean-up: the locks died with their holders, and its new broker's
