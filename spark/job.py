@@ -344,7 +344,15 @@ class Application:
                         deadline = 0.0
                         break
                 time.sleep(0.05)
+            if deadline == 0.0:
+                break
             q.stop()
+        # The rest at once, side by side: each may be waiting on a broker that is gone.
+        stops = [threading.Thread(target=q.stop, daemon=True) for q in self.queries if q.isActive]
+        for thread in stops:
+            thread.start()
+        for thread in stops:
+            thread.join(timeout_s)
 
     def supervise(self) -> int:
         from pyspark.errors import StreamingQueryException
