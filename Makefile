@@ -13,7 +13,7 @@ DURATION ?=
 CLUSTER ?=
 METRICS_PORT ?=
 
-.PHONY: help install lock stream dashboard simulate broker-start broker-stop cluster-start cluster-stop cluster-up cluster-down drill test lint bench dbt-build docs clean
+.PHONY: help install lock stream dashboard simulate broker-start broker-stop cluster-start cluster-stop cluster-up cluster-down drill check test lint bench clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -64,17 +64,21 @@ cluster-up:  ## docker compose: KRaft Kafka, Spark master + 2 workers, object st
 cluster-down:  ## stop the docker compose deployment (data volumes kept; `docker compose down -v` drops them)
 	docker compose down
 
-lint: $(STAMP)  ## ruff, the import layers (import-linter), generated files up to date
+# The kinds of test are markers that tests/conftest.py applies from the fixtures each test uses.
+SYSTEM_TESTS := spark or broker or dbt or dashboard or slow
+
+lint: $(STAMP)  ## ruff (lint and format), the import layers, mypy, generated files up to date
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m contract.generate --check
 
-test: $(STAMP)  ## the whole suite: lint, formatting, layers, unit, integration (real broker, Spark, DuckDB), dbt
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+check: lint  ## the fast lane, about a minute: lint, types, and every test that needs no JVM, broker, dbt build or browser
+	$(BIN)/python -m pytest -q -m "not ($(SYSTEM_TESTS))"
+
+test: check  ## the whole suite: `make check`, then the tests on a real broker, Spark, dbt and chromium
+	$(BIN)/python -m pytest -q -m "$(SYSTEM_TESTS)"
 
 bench: $(STAMP)  ## benchmarks: producer (both backends), Spark ingest (drain rate, latency), drain on the local cluster vs local[2], dbt build, dashboard
 	$(BIN)/python -m bench.producer

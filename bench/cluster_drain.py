@@ -28,7 +28,9 @@ from smartcity.config import Settings
 
 def drain_once(bootstrap: str, prefix: str, master: str, work: Path) -> dict:
     elapsed, session_s = timed_drain(bootstrap, work, prefix, master)
-    batches = [json.loads(line) for line in lake.metrics_path(str(work / "lake")).read_text().splitlines()]
+    metrics = lake.metrics_path(str(work / "lake"))
+    assert metrics is not None
+    batches = [json.loads(line) for line in metrics.read_text().splitlines()]
     batches = [b for b in batches if b.get("kind", "batch") == "batch"]
     return {
         "rows": raw_rows(work / "lake"),

@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.dbt_build import START, raw_rows
-from bench.lake import copy_fleet, fleet_payloads, land
 from contract.lake import files_glob
 from dashboard.data import DashboardData
 from ingestion.fleet import FleetConfig
 from smartcity.config import Settings
 from smartcity.marts import build_and_export
+from smartcity.synthetic import copy_fleet, fleet_payloads, land
 
 PANELS = (
     "kpis",
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         base_files = [Path(f) for f in glob.glob(files_glob(lake))]
         copy_fleet(lake, args.copies, base_files, hours_apart=1)
         print(f"lake       {raw_rows(lake):>11,} raw events in {len(glob.glob(files_glob(lake))):,} files")
-        settings = Settings(None, "", 4, root, str(lake), str(root / "ck"), duckdb_path=root / "smartcity.duckdb")
+        settings = Settings(None, "", 4, root, str(lake), str(root / "ck"))
         began = time.perf_counter()
         assert build_and_export(settings), "dbt build failed"
         print(f"dbt build + marts export: {time.perf_counter() - began:.1f} s (the refresher's cycle, first build)")

@@ -1,7 +1,7 @@
 """dbt on the local target at scale (`make bench`): `dbt build` wall time at 1M and 10M raw
 events, then an incremental `dbt run` after one more minute of the fleet's data on top of 10M.
 
-The lakes are written by the job's landing code (bench/lake.py); 10M is the 1M fleet plus
+The lakes are written by the job's landing code (smartcity/synthetic.py); 10M is the 1M fleet plus
 nine copies of it as other fleets. Each build starts from an empty DuckDB file.
 
     python -m bench.dbt_build [--base-events N] [--copies K]
@@ -19,9 +19,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.lake import copy_fleet, fleet_payloads, land
 from contract.lake import files_glob
 from ingestion.fleet import FleetConfig
+from smartcity.synthetic import copy_fleet, fleet_payloads, land
 
 PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -56,7 +56,7 @@ def dbt(command: str, lake: Path, database: Path) -> float:
 def raw_rows(lake: Path) -> int:
     import duckdb
 
-    return duckdb.execute(f"select count(*) from read_parquet('{files_glob(lake)}')").fetchone()[0]
+    return duckdb.execute(f"select count(*) from read_parquet('{files_glob(lake)}')").fetchall()[0][0]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -99,7 +99,7 @@ def _fleet_seconds(lake: Path) -> float:
 
     newest = duckdb.execute(
         f"select epoch(max(event_time)) from read_parquet('{files_glob(lake, stream='vehicle')}')"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     return newest - START.timestamp() + 1
 
 

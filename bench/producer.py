@@ -85,7 +85,7 @@ def real_time(bootstrap: str, backend: str, vehicles: int, duration_s: float) ->
             # i.e. this benchmark's own memory).
             peak_kb = max(peak_kb, _high_water_kb(child.pid))
             time.sleep(0.2)
-        assert child.returncode == 0, child.stderr.read()[-2000:]
+        assert child.returncode == 0, child.stderr.read()[-2000:] if child.stderr else ""
         summary = json.loads(summary_path.read_text())
     sent_rate = summary["sent"] / summary["elapsed_s"]
     event_time_rate = summary["sent"] / duration_s
@@ -132,10 +132,10 @@ def main() -> None:
         print(f"{'client':<14}{'vehicles':>9}{'events':>12}{'event-time ev/s':>17}{'sent ev/s':>11}"
               f"{'sent / event time':>19}{'worst tick late s':>19}{'peak RSS MB':>13}")  # fmt: skip
         for backend, vehicles in REAL_TIME:
-            r = real_time(broker.bootstrap, backend, vehicles, args.real_time_s)
+            rt = real_time(broker.bootstrap, backend, vehicles, args.real_time_s)
             print(
-                f"{backend:<14}{vehicles:>9,}{r['sent']:>12,}{r['event_time_rate']:>17,.0f}{r['sent_rate']:>11,.0f}"
-                f"{r['keeps_up']:>19.3f}{r['behind_s']:>19.2f}{r['peak_rss_mb']:>13,.0f}"
+                f"{backend:<14}{vehicles:>9,}{rt['sent']:>12,}{rt['event_time_rate']:>17,.0f}{rt['sent_rate']:>11,.0f}"
+                f"{rt['keeps_up']:>19.3f}{rt['behind_s']:>19.2f}{rt['peak_rss_mb']:>13,.0f}"
             )
 
 

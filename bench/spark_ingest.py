@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from contract import BY_NAME, topic_name
@@ -35,14 +36,14 @@ from smartcity.broker import EmbeddedBroker, ensure_topics
 PARTITIONS = 4
 
 
-def fleet_records(events: int, prefix: str) -> Iterator[tuple[str, str, bytes]]:
+def fleet_records(events: int, prefix: str) -> Iterator[tuple[str, bytes, bytes]]:
     config = FleetConfig(vehicles=500, seed=7, start=datetime(2026, 11, 23, 8, tzinfo=UTC), departure_window_s=60)
     records = Serializer(validate=False).records(Fleet(config).run(None))
     for event in itertools.islice(records, events):
         yield topic_name(BY_NAME[event.stream], prefix), event.key, event.value
 
 
-def send_all(bootstrap: str, records: Iterable[tuple[str, str, bytes]]) -> int:
+def send_all(bootstrap: str, records: Iterable[tuple[str, bytes, bytes]]) -> int:
     """Send as the fleet generates, so the backlog lives in the broker only; returns events sent."""
     producer = make_producer("confluent", bootstrap)
     sent = 0
@@ -54,7 +55,7 @@ def send_all(bootstrap: str, records: Iterable[tuple[str, str, bytes]]) -> int:
     return sent
 
 
-def send_paced(bootstrap: str, records: list, rate: float, go: mp.Event) -> None:
+def send_paced(bootstrap: str, records: list, rate: float, go: Event) -> None:
     """Send ``rate`` events per second in 10 ms slices, so the Kafka timestamps are spread evenly."""
     producer = make_producer("confluent", bootstrap)
     go.wait()
@@ -86,7 +87,7 @@ def raw_rows(lake: Path) -> int:
     import duckdb
 
     return sum(
-        duckdb.execute(f"select count(*) from read_parquet('{files_glob(lake, stream=s)}')").fetchone()[0]
+        duckdb.execute(f"select count(*) from read_parquet('{files_glob(lake, stream=s)}')").fetchall()[0][0]
         for s in BY_NAME
         if glob.glob(files_glob(lake, stream=s))
     )
@@ -168,7 +169,7 @@ def latency(bootstrap: str, rate: float, seconds: float, trigger_s: float) -> No
                    count(*)
             from steady
             """
-        ).fetchone()
+        ).fetchall()[0]
     print(f"latency    {rate:>9,.0f} ev/s for {seconds:.0f} s, trigger {trigger_s} s, {n:,} rows after a 5 s warm-up")
     print(f"           p50 {p50:.2f} s   p95 {p95:.2f} s   p99 {p99:.2f} s  (event sent -> Parquet visible)")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import yaml
 from botocore.exceptions import ClientError
@@ -161,7 +161,7 @@ class DataSet(QuickSightAsset):
         self.mart, self.columns = mart, columns
 
     def request(self) -> dict:
-        logical = {"Alias": self.mart, "Source": {"PhysicalTableId": "mart"}}
+        logical: dict[str, Any] = {"Alias": self.mart, "Source": {"PhysicalTableId": "mart"}}
         roles = self.GEO_ROLES.get(self.mart, {})
         if roles:
             logical["DataTransforms"] = [

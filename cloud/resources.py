@@ -41,7 +41,7 @@ class Clients:
         if service not in self._made:
             import boto3
 
-            self._made[service] = boto3.client(service, region_name=self.region)
+            self._made[service] = boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
         return self._made[service]
 
 

@@ -27,7 +27,7 @@ class RedshiftTarget:
     @property
     def target(self) -> dict[str, str]:
         """The Data API's addressing arguments."""
-        where = {"WorkgroupName": self.workgroup} if self.workgroup else {"ClusterIdentifier": self.cluster}
+        where = {"WorkgroupName": self.workgroup} if self.workgroup else {"ClusterIdentifier": self.cluster or ""}
         auth = {"SecretArn": self.secret_arn} if self.secret_arn else {"DbUser": self.db_user} if self.db_user else {}
         return {**where, "Database": self.database, **auth}
 

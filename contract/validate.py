@@ -10,11 +10,15 @@ import math
 import re
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 
 from contract.events import BY_NAME, EventType, Field
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
 
@@ -82,7 +86,7 @@ def _compile(event_type: EventType) -> Callable[[object], str | None]:
         "        return 'unknown field(s): ' + ', '.join(extra)",
         "    return None",
     ]
-    namespace = {
+    namespace: dict[str, Any] = {
         "MISSING": object(),
         "isfinite": math.isfinite,
         "TIMESTAMP": _TIMESTAMP.match,
@@ -179,7 +183,7 @@ def _column_problems(f: Field, values: object, n: int) -> list[tuple[np.ndarray,
     return problems
 
 
-def _false(mask: object) -> np.ndarray:
+def _false(mask: pa.BooleanArray) -> np.ndarray:
     """Rows where an Arrow boolean is false or null."""
     return ~mask.fill_null(False).to_numpy(zero_copy_only=False)
 

@@ -27,7 +27,7 @@ if not lake_root:
         "Start the dashboard with `make dashboard` (or `smartcity dashboard`): it tells the page where the lake is."
     )
     st.stop()
-data = DashboardData(lake_root, os.environ.get("SMARTCITY_DUCKDB_PATH"))
+data = DashboardData(str(lake_root), os.environ.get("SMARTCITY_DUCKDB_PATH"))
 live = st.query_params.get("refresh", "on") != "off"
 
 st.title("City traffic: Boston to New York")
@@ -169,6 +169,9 @@ def history_panels() -> None:
     segment = {"field": "segment_start_km", "type": "ordinal", "title": "segment start (km from Boston)"}
     vega_chart(right, data.segments_last_hour(), "bar", segment, {"field": "avg_speed_kmh", "type": "quantitative"})
     incidents = data.incidents_over_time()
+    if incidents is None:  # a dbt build that stopped part-way: the marts it made are shown above
+        st.info("The incident and weather marts are not built yet: run `dbt build` in dbt_project/.")
+        return
     incidents["type_and_status"] = incidents["incident_type"] + ", " + incidents["incident_status"]
     left, right = st.columns(2)
     left.subheader("Incident events per hour, by type and status")

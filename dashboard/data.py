@@ -16,6 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -110,7 +111,10 @@ class DashboardData:
 
     def kpis(self, wall_now: datetime | None = None) -> Kpis:
         wall_now = wall_now or datetime.now(UTC)
-        vehicles, speed, newest, sent_at = 0, None, None, None
+        vehicles: Any = 0
+        speed: Any = None
+        newest: Any = None
+        sent_at: Any = None
         files = self._files("vehicle")
         if files:
             row = self._query(

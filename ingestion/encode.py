@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TypeAlias
 
 import numpy as np
 import orjson
@@ -18,7 +19,7 @@ import pyarrow.compute as pc
 
 from contract.events import EventType
 
-Column = np.ndarray | pa.Array | int | float | str
+Column: TypeAlias = np.ndarray | pa.Array | int | float | str
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 # Where the 32 hex digits go in the 36 characters of a dashed UUID.

@@ -118,7 +118,7 @@ class KafkaPythonProducer:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def _failed(self, topic: str):
-        def record(error: Exception) -> None:
+        def record(error: Exception | str) -> None:
             if "Authorization" in type(error).__name__:
                 error = topic_error(error, topic, "write", *self._where)
             self.stats.record_failure(error)
@@ -229,7 +229,7 @@ class ConfluentProducer:
         self.flush()
         # Destroy the client now, not when the garbage collector gets to it: a client left alive keeps
         # reconnecting (and logging each attempt) to a broker that has since gone.
-        self._producer = None
+        self._producer = None  # type: ignore[assignment]
 
 
 def _compression() -> str:

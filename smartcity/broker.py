@@ -16,9 +16,10 @@ import time
 from dataclasses import asdict, dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from contract.events import EVENT_TYPES, topic_name
-from ingestion.producer import check_reachable
+from ingestion.producer import BrokerUnreachable, check_reachable
 from kafkaclient.access import KafkaAccessError, check_access, topic_error
 from kafkaclient.clients import confluent_config
 from kafkaclient.settings import PLAINTEXT, KafkaSecurity
@@ -90,7 +91,7 @@ def ensure_topics(
         topics = admin.list_topics(timeout=timeout_s).topics
         unreadable = [n for n in names if n in topics and topics[n].error is not None]
         for name in unreadable:
-            if topics[name].error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+            if topics[name].error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:  # type: ignore[union-attr]
                 raise KafkaAccessError(topic_error(topics[name].error, name, "describe", bootstrap, security))
         if all(n in topics and topics[n].error is None for n in names):
             return names
@@ -102,8 +103,9 @@ def ensure_topics(
 def external_kafka(settings: Settings, override: str | None = None) -> tuple[str, KafkaSecurity] | None:
     """``override`` or KAFKA_BOOTSTRAP_SERVERS with the security settings of the environment; None
     when the embedded broker is to be used, which speaks plaintext on loopback only."""
-    if override or settings.bootstrap_servers:
-        return override or settings.bootstrap_servers, settings.kafka_security
+    bootstrap = override or settings.bootstrap_servers
+    if bootstrap:
+        return bootstrap, settings.kafka_security
     if settings.kafka_security.secured:
         raise ConfigError(
             f"Kafka security settings ({settings.kafka_security.describe()}) are set but KAFKA_BOOTSTRAP_SERVERS is "
@@ -112,15 +114,16 @@ def external_kafka(settings: Settings, override: str | None = None) -> tuple[str
     return None
 
 
-def kafka_connection(
-    settings: Settings, override: str | None = None, start: bool = True
-) -> tuple[str | None, KafkaSecurity]:
+def kafka_connection(settings: Settings, override: str | None = None, start: bool = True) -> tuple[str, KafkaSecurity]:
     """The Kafka to use and how to reach it: the external one, else the embedded broker (started
-    when ``start`` and none runs; None when it is not running and not to be started)."""
+    when ``start`` and none runs; BrokerUnreachable when it is not running and not to be started)."""
     external = external_kafka(settings, override)
     if external:
         return external
-    return (bootstrap_or_start(settings, None) if start else resolve_bootstrap(settings)), PLAINTEXT
+    running = bootstrap_or_start(settings, None) if start else resolve_bootstrap(settings)
+    if not running:
+        raise BrokerUnreachable("no Kafka to read: set KAFKA_BOOTSTRAP_SERVERS or run `smartcity broker start`")
+    return running, PLAINTEXT
 
 
 class EmbeddedBroker:
@@ -155,7 +158,7 @@ class EmbeddedBroker:
         of an orchestrator (see smartcity/children.py)."""
         from smartcity import children
 
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        out: Any = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self.process = subprocess.Popen(
                 self.command(),

@@ -51,12 +51,16 @@ class Settings:
     checkpoint_root: str
     bind_address: str = "127.0.0.1"
     spark_auth_secret: str | None = None
-    duckdb_path: Path | None = None
+    duckdb_file: Path | None = None  # None: smartcity.duckdb in the data folder
     marts_every_s: int = 60
     dashboard_port: int = 8501
     glue_database: str | None = None
     metrics_port: int | None = None  # Prometheus endpoint of `up` and `stream`; None: off
     kafka_security: KafkaSecurity = kafka_settings.PLAINTEXT  # for KAFKA_BOOTSTRAP_SERVERS (or --bootstrap)
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.duckdb_file or self.data_dir / "smartcity.duckdb"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -70,7 +74,7 @@ class Settings:
             checkpoint_root=os.environ.get("SMARTCITY_CHECKPOINT_ROOT") or str(data_dir / "checkpoints"),
             bind_address=_address("SMARTCITY_BIND_ADDRESS", "127.0.0.1"),
             spark_auth_secret=os.environ.get("SMARTCITY_SPARK_AUTH_SECRET") or None,
-            duckdb_path=Path(os.environ.get("SMARTCITY_DUCKDB_PATH") or data_dir / "smartcity.duckdb").resolve(),
+            duckdb_file=Path(os.environ.get("SMARTCITY_DUCKDB_PATH") or data_dir / "smartcity.duckdb").resolve(),
             marts_every_s=_int("SMARTCITY_MARTS_EVERY", 60, allow_zero=True),
             dashboard_port=_int("SMARTCITY_DASHBOARD_PORT", 8501),
             glue_database=os.environ.get("SMARTCITY_GLUE_DATABASE") or None,

@@ -86,7 +86,7 @@ class Drill:
         self.home = settings.data_dir / "drill" / stamp
         self.settings = Settings(
             None, prefix, 3, self.home, str(self.home / "lake"), str(self.home / "checkpoints"),
-            duckdb_path=self.home / "smartcity.duckdb", marts_every_s=0,
+            marts_every_s=0,
         )  # fmt: skip
         self.broker = EmbeddedBroker(port=free_port(), log_path=self.home / "tansu.log")
         self.rng = random.Random(config.seed)
@@ -99,6 +99,10 @@ class Drill:
         ]
 
     # -- the pieces ------------------------------------------------------------------------
+
+    def _started_job(self) -> subprocess.Popen:
+        assert self.job is not None, "the job is started before the fleets"
+        return self.job
 
     def _send(self, fleet: DrillFleet, max_events: int | None = None) -> RunSummary:
         faults = FaultConfig(
@@ -139,8 +143,8 @@ class Drill:
 
     def _kill_job(self) -> None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.job.pid, signal.SIGKILL)
-        self.job.wait(30)
+            os.killpg(self._started_job().pid, signal.SIGKILL)
+        self._started_job().wait(30)
 
     def _kill_mid_batch(self, timeout_s: float = 180) -> bool:
         """SIGKILL the driver while a batch is being staged; False if none came within the timeout."""
@@ -155,7 +159,7 @@ class Drill:
             if in_flight and glob.glob(lake.files_glob(lake_root)):
                 self._kill_job()
                 return True
-            if self.job.poll() is not None:
+            if self._started_job().poll() is not None:
                 return False
             time.sleep(0.02)
         return False
@@ -172,12 +176,12 @@ class Drill:
             f"select count(distinct event_id) from read_parquet('{files}', union_by_name = true) "
             "where event_time >= ? and event_time < ?"
         )
-        return duckdb.execute(sql, [lo, hi]).fetchone()[0]
+        return duckdb.execute(sql, [lo, hi]).fetchall()[0][0]
 
     def _wait_until_landed(self, fleet: DrillFleet, timeout_s: float = 300) -> None:
         deadline = time.monotonic() + timeout_s
         while self.landed(fleet) < fleet.unique_valid and time.monotonic() < deadline:
-            if self.job.poll() is not None:
+            if self._started_job().poll() is not None:
                 return
             time.sleep(1)
 
@@ -208,16 +212,16 @@ class Drill:
             ensure_topics(self.broker.bootstrap, self.settings.topic_prefix, 3)
             self._send(third)
             say(f"fleet 3: {third.summaries[0].sent:,} events sent to the new broker")
-            if self.job.poll() is not None:
+            if self._started_job().poll() is not None:
                 say("the job stopped when the broker went away; restarting it")
                 self._start_job()
             say("draining: waiting until the job has landed the third fleet")
             self._wait_until_landed(third)
-            self.job.send_signal(signal.SIGTERM)  # stops between batches
-            if self.job.wait(120) != 0:
-                say(f"the job exited with code {self.job.returncode}; see {self.home / 'job.log'}")
+            self._started_job().send_signal(signal.SIGTERM)  # stops between batches
+            if self._started_job().wait(120) != 0:
+                say(f"the job exited with code {self._started_job().returncode}; see {self.home / 'job.log'}")
         finally:
-            if self.job is not None and self.job.poll() is None:
+            if self.job is not None and self._started_job().poll() is None:
                 self._kill_job()
             self.broker.stop()
         say("dbt build")
@@ -258,7 +262,7 @@ class DrillReport:
             landed = drill.landed(fleet)
             copies = sum(s.sent for s in fleet.summaries[1:])
             rows.append((fleet.name, fleet.unique_valid, landed, max(fleet.unique_valid - landed, 0), copies))
-        raw_rows, raw_distinct = duckdb.execute(f"select count(*), count(distinct event_id) from {raw}").fetchone()
+        raw_rows, raw_distinct = duckdb.execute(f"select count(*), count(distinct event_id) from {raw}").fetchall()[0]
         reasons = {}
         if glob.glob(quarantine):
             reasons = dict(
@@ -279,7 +283,7 @@ class DrillReport:
             # Not read-only: dbt-duckdb, run in this process, keeps the file open (see smartcity/marts.py).
             with contextlib.suppress(duckdb.Error), duckdb.connect(str(drill.settings.duckdb_path)) as con:
                 mart_duplicates = sum(
-                    con.execute(f"select count(*) - count(distinct event_id) from main_staging.{name}").fetchone()[0]
+                    con.execute(f"select count(*) - count(distinct event_id) from main_staging.{name}").fetchall()[0][0]
                     for name in staged
                 )
         resets = 0

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from contract import lake
 from smartcity.config import PROJECT_ROOT, Settings
@@ -75,7 +76,7 @@ def _environment(updates: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def build_and_export(settings: Settings, runner: object | None = None) -> bool:
+def build_and_export(settings: Settings, runner: Any = None) -> bool:
     """One incremental build of the warehouse and an export of its marts; False (and one log
     line) when dbt failed, e.g. before the stream landed anything."""
     from dbt.cli.main import dbtRunner

@@ -29,7 +29,7 @@ from typing import Any
 from contract import lake
 from ingestion.faults import FaultConfig
 from ingestion.fleet import FleetConfig
-from ingestion.producer import make_producer
+from ingestion.producer import EventProducer, make_producer
 from ingestion.simulate import RunSummary, run
 from kafkaclient.settings import PLAINTEXT
 from smartcity import children, screen
@@ -168,8 +168,8 @@ class Orchestrator:
             settings.dashboard_url if settings.marts_every_s else None,
         )
         self.metrics.listeners.append(self.board.update)
-        self.live = None  # rich's Live display on a terminal
-        self.producer = None
+        self.live: Any = None  # rich's Live display on a terminal
+        self.producer: EventProducer | None = None
         self.exported = RunMetrics(settings.topic_prefix)
         self.exported.sent = lambda: dict(self.summary.per_topic)
         self.exported.failures = lambda: self.producer.stats.failed if self.producer else self.summary.failed
@@ -310,17 +310,21 @@ class Orchestrator:
         say(f"waiting for the job to land the {sent:,} events sent")
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while sum(self.metrics.landed.values()) < sent:
-            if self.job.poll() is not None or time.monotonic() > deadline:
+            if self._started_job().poll() is not None or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
             self.metrics.read()
 
+    def _started_job(self) -> subprocess.Popen:
+        assert self.job is not None, "the job is started before the fleet"
+        return self.job
+
     def _stop_job(self) -> None:
         self.phase = "stopping"
         say("stopping the Spark job (queries stop between batches)")
-        self.job.send_signal(signal.SIGTERM)
+        self._started_job().send_signal(signal.SIGTERM)
         try:
-            self.job.wait(90)
+            self._started_job().wait(90)
         except subprocess.TimeoutExpired:
             say("the Spark job did not stop within 90 s: killing it")
             self._kill_job()
@@ -328,8 +332,8 @@ class Orchestrator:
 
     def _kill_job(self) -> None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.job.pid, signal.SIGKILL)  # the driver and its JVM
-        self.job.wait(10)
+            os.killpg(self._started_job().pid, signal.SIGKILL)  # the driver and its JVM
+        self._started_job().wait(10)
 
     # -- watching --------------------------------------------------------------------------
 
@@ -379,7 +383,7 @@ class Orchestrator:
     def _watch(self) -> None:
         """A job that dies stops the simulator at once, instead of feeding a broker nobody reads."""
         while not self._quiet.wait(1.0):
-            code = self.job.poll()
+            code = self._started_job().poll()
             if code is not None and self.phase in ("starting", "simulating", "draining"):
                 if not self.job_died.is_set():
                     for line in self._job_errors():

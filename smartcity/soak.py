@@ -92,7 +92,7 @@ class SoakReport:
         rate_first = statistics.median(s.sent_per_s for s in first)
         rate_last = statistics.median(s.sent_per_s for s in last)
         lag_first, lag_last = statistics.median(s.lag for s in first), statistics.median(s.lag for s in last)
-        out = [
+        out: list[tuple[str, str, bool | None]] = [
             ("simulator rate (ev/s)", f"{rate_first:,.0f} -> {rate_last:,.0f}", rate_last >= 0.8 * rate_first),
             ("lag (records)", f"{lag_first:,.0f} -> {lag_last:,.0f}", lag_last <= max(2 * lag_first, 5_000)),
         ]
@@ -184,7 +184,7 @@ class Soak:
         jvm = [p for p in descendants(job.pid) if "java" in _command(p)]
         workers = [p for p in descendants(job.pid) if p not in jvm and "python" in _command(p)]
         return {
-            BROKER: rss_mb(self.broker.process.pid),
+            BROKER: rss_mb(self.broker.process.pid) if self.broker.process else 0.0,
             "spark driver (python)": rss_mb(job.pid),
             "spark JVM": sum(rss_mb(p) for p in jvm),
             "python workers": sum(rss_mb(p) for p in workers),
@@ -216,6 +216,7 @@ class Soak:
         simulator.start()
         latest: dict[str, int] = {}
         metrics = lake.metrics_path(str(self.lake_root))
+        assert metrics is not None, "the soak's lake is a local folder"
         last_compaction = began
         sent_before, sampled_before = 0, began
         try:

@@ -121,6 +121,7 @@ class BatchCommitter:
     def _register(self, files: list[tuple[str, str, str, int]]) -> None:
         """Glue partitions for Spectrum. A failure here loses nothing (the files are committed) and
         must not stop the stream: it is logged, and `smartcity aws sync-partitions` repairs it."""
+        assert self.partitions is not None
         try:
             for zone in lake.ZONES:
                 hours = {(day, hour) for z, _, day, hour in files if z == zone}

@@ -159,7 +159,7 @@ def split_secret_conf(options: StreamOptions) -> tuple[dict[str, str], dict[str,
     # Local mode: the Python workers inherit the driver's environment through the JVM.
     os.environ.update(secrets_env)
     secret = {f"spark.executorEnv.{k}": v for k, v in secrets_env.items()}
-    public = {}
+    public: dict[str, str] = {}
     for key, value in options.extra_conf.items():
         (secret if "secret" in key.lower() or "password" in key.lower() else public)[key] = value
     return public, secret

@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
@@ -172,12 +173,12 @@ def reconcile(start: Offsets, broker: BrokerView) -> tuple[dict[str, int], list[
             cause, lost = "topic re-created", None
         elif offset > end:
             cause, lost = "offsets moved back: broker state lost or topic re-created", None
-        elif offset < earliest:
+        elif earliest is not None and offset < earliest:
             cause, lost = "records deleted before they were read", earliest - offset
         else:
             continue
         gaps.append(OffsetGap(topic, partition, offset, earliest, end, cause, lost))
-        if end is not None:
+        if end is not None and earliest is not None:
             origin[slot] = earliest
     for slot in broker.end:
         if slot not in start.offsets:
@@ -258,15 +259,14 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         # here, in the Python worker that read them: they never cross into the JVM.
         self.land_as = options.get("landas")
         self.lake_root = options.get("lakeroot")
-        self.metrics_file = options.get("metricsfile") or (
-            lake.metrics_path(self.lake_root) if self.lake_root else None
-        )
+        local_metrics = lake.metrics_path(self.lake_root) if self.lake_root else None
+        self.metrics_file: str | None = options.get("metricsfile") or (str(local_metrics) if local_metrics else None)
         if self.land_as and not self.lake_root:
             raise ValueError("option landAs needs lakeRoot")
         self.fail_on_data_loss = options.get("failondataloss", "true").lower() != "false"
         self.bounds = _event_time_bounds(options)
-        self._consumer = None
-        self._admin = None
+        self._consumer: Any = None
+        self._admin: Any = None
         self._available_now_end: dict[str, int] | None = None
         self._latest: BrokerView | None = None
         self._reported: set[tuple] = set()
@@ -467,7 +467,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         if self.land_as:
             from spark.stage import stager
 
-            yield from stager(self.land_as, self.lake_root, self.bounds)(records)
+            yield from stager(self.land_as, self.lake_root or "", self.bounds)(records)
         else:
             yield from records
 
@@ -597,7 +597,7 @@ def read_range(
                     position = _skip_gap(consumer, rng, position, on_gap)
                     last_progress = time.monotonic()
                     break
-                offset = msg.offset()
+                offset: int = msg.offset()  # type: ignore[assignment]  # set on every message without an error
                 if offset < position:
                     continue
                 if offset >= rng.end:

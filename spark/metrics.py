@@ -14,6 +14,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql.streaming import StreamingQueryListener
 
@@ -36,7 +37,7 @@ class BatchStats:
         return (self.stream, self.batch_id, self.rows, self.quarantined, self.files, self.write_ms)
 
 
-def source_lag(source: object) -> int | None:
+def source_lag(source: Any) -> int | None:
     """Records between the batch's end offset and the newest offset the source saw."""
     try:
         end = json.loads(source.endOffset) if source.endOffset else {}
@@ -84,7 +85,7 @@ class MetricsSink:
         with self._lock:
             self._batches[(stats.stream, stats.batch_id)] = stats
 
-    def record_progress(self, progress: object) -> dict:
+    def record_progress(self, progress: Any) -> dict:
         with self._lock:
             batch = self._batches.pop((progress.name, progress.batchId), None)
         lag = source_lag(progress.sources[0]) if progress.sources else None
@@ -116,18 +117,18 @@ class MetricsSink:
         sink = self
 
         class _Listener(StreamingQueryListener):
-            def onQueryStarted(self, event: object) -> None:
+            def onQueryStarted(self, event: Any) -> None:
                 log.info("query started name=%s id=%s", event.name, event.id)
 
-            def onQueryProgress(self, event: object) -> None:
+            def onQueryProgress(self, event: Any) -> None:
                 row = sink.record_progress(event.progress)
                 if row["input_rows"]:
                     log.info("progress %s", json.dumps(row))
 
-            def onQueryIdle(self, event: object) -> None:
+            def onQueryIdle(self, event: Any) -> None:
                 pass
 
-            def onQueryTerminated(self, event: object) -> None:
+            def onQueryTerminated(self, event: Any) -> None:
                 if event.exception:  # the application reports the failure itself, in one line
                     log.debug("query terminated id=%s error=%s", event.id, event.exception)
 

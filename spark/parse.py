@@ -242,8 +242,11 @@ class RecordSplitter:
     def _validate(self, values: list) -> tuple[list[pa.Array], list, list]:
         """The validator, row by row: contract columns, raw values of rejects, reasons."""
         columns: dict[str, list] = {name: [] for name in self.field_names}
-        raw_values, reasons = [], []
+        raw_values: list[str | None] = []
+        reasons: list[str | None] = []
         for payload in values:
+            event: dict | None
+            reason: str | None
             if payload is None:
                 event, reason = None, "empty Kafka record (null value)"
             else:
@@ -252,7 +255,7 @@ class RecordSplitter:
             raw_values.append(payload.decode("utf-8", "backslashreplace") if rejected and payload is not None else None)
             reasons.append(reason)
             for name, column in columns.items():
-                column.append(None if rejected else event[name])
+                column.append(None if event is None else event[name])
         arrays = []
         for name in self.field_names:
             if self.field_types[name] == "timestamp":

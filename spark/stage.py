@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,6 +21,9 @@ import pyarrow.compute as pc
 from contract import lake
 from contract.events import BY_NAME
 from spark.filesystems import filesystem
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 from spark.parse import EventTimeBounds, RecordSplitter, parsed_arrow_schema
 
 STAGED_SCHEMA = pa.schema(
@@ -72,7 +76,7 @@ class _StagedFiles:
         self.task_key: str | None = None
         self._pending: dict[tuple, list[pa.Table]] = {}
         self._pending_rows: dict[tuple, int] = {}
-        self._writers: dict[tuple, object] = {}
+        self._writers: dict[tuple, pq.ParquetWriter] = {}
         self.rows: dict[tuple, int] = {}
         self.newest: dict[tuple, int] = {}
         self.reasons: dict[tuple, Counter] = {}

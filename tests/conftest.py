@@ -1,4 +1,5 @@
-"""Shared fixtures: one real embedded broker per session, small deterministic fleets."""
+"""Shared fixtures: one real embedded broker per session, small deterministic fleets, a launcher
+for the project's processes; and the kinds of test (markers) from the fixtures each test uses."""
 
 from __future__ import annotations
 
@@ -9,8 +10,27 @@ from pathlib import Path
 import pytest
 
 from smartcity.broker import EmbeddedBroker, ensure_topics
+from tests.helpers.launch import Launcher
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+# What a test needs, read from the fixtures it uses (directly or through other fixtures). `make check`
+# runs the tests that need none of these; a test that starts a JVM, a broker or a browser does so
+# through one of them. Module fixtures that run the Spark job are named here too.
+KINDS = {
+    "broker": {"broker", "topics", "launch", "module_launch", "mutual", "one_way"},
+    "spark": {"launch", "module_launch", "spark_in_process"},
+    "dbt": {"warehouse", "site", "dbt_cli"},
+    "dashboard": {"served", "browser"},
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for kind, fixtures in KINDS.items():
+            if used & fixtures:
+                item.add_marker(kind)
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +56,30 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SMARTCITY_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def launch() -> Iterator[Launcher]:
+    """Starts `smartcity` commands (the Spark job, `up`, the drill); kills what is left at the end."""
+    launcher = Launcher()
+    yield launcher
+    launcher.close()
+
+
+@pytest.fixture(scope="module")
+def module_launch() -> Iterator[Launcher]:
+    """The same, for module fixtures that run the job once for several tests."""
+    launcher = Launcher()
+    yield launcher
+    launcher.close()
+
+
+@pytest.fixture(scope="module")
+def spark_in_process() -> Iterator[None]:
+    """For tests that run the job in this process (spark.job.run): its session ends with the module."""
+    yield
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.stop()

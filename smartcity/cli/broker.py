@@ -33,11 +33,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "stop":
         print("embedded broker stopped" if stop_detached(settings) else "embedded broker was not running")
         return 0
-    state = read_state(settings)
+    running = read_state(settings)
     if settings.bootstrap_servers:
         print(f"using external Kafka from KAFKA_BOOTSTRAP_SERVERS={settings.bootstrap_servers}")
-    if state:
-        print(f"embedded broker running at {state.bootstrap} (pid {state.pid})")
+    if running:
+        print(f"embedded broker running at {running.bootstrap} (pid {running.pid})")
         return 0
     print("embedded broker not running")
     return 3

@@ -37,18 +37,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "stop":
         print("spark cluster stopped" if cluster.stop(settings) else "spark cluster was not running")
         return 0
-    state = cluster.read_state(settings)
-    if state is None:
+    found = cluster.read_state(settings)
+    if found is None:
         print("spark cluster not running")
         return 3
     try:
-        view = cluster.master_json(state.master.ui_url)
+        view = cluster.master_json(found.master.ui_url)
     except OSError as exc:
-        print(f"spark cluster at {state.master_url}: the master's UI does not answer ({exc})")
+        print(f"spark cluster at {found.master_url}: the master's UI does not answer ({exc})")
         return 1
-    alive = [w for w in view["workers"] if w["state"] == "ALIVE"]
-    print(f"spark cluster running at {state.master_url}, master UI {state.master.ui_url}")
-    print(f"  workers alive: {len(alive)} of {len(state.workers)}, cores {view['cores']} ({view['coresused']} used)")
+    alive = [w for w in view["workers"] if w["found"] == "ALIVE"]
+    print(f"spark cluster running at {found.master_url}, master UI {found.master.ui_url}")
+    print(f"  workers alive: {len(alive)} of {len(found.workers)}, cores {view['cores']} ({view['coresused']} used)")
     for app in view.get("activeapps", []):
         print(f"  running application: {app['name']} ({app['id']}, {app['cores']} cores)")
     return 0

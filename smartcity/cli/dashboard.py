@@ -24,7 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def command(settings: Settings, port: int | None = None) -> tuple[list[str], dict[str, str]]:
     """The Streamlit command line and environment: headless, no usage statistics, no file watcher."""
-    app = find_spec("dashboard").submodule_search_locations[0] + "/app.py"
+    spec = find_spec("dashboard")  # found, not imported: the app imports Streamlit
+    assert spec is not None and spec.submodule_search_locations, "the dashboard package is installed"
+    app = spec.submodule_search_locations[0] + "/app.py"
     argv = [
         sys.executable, "-m", "streamlit", "run", app,
         "--server.address", settings.bind_address,

@@ -9,7 +9,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from contract.events import BY_NAME
-from ingestion.producer import BrokerUnreachable, check_reachable
+from ingestion.producer import check_reachable
 from kafkaclient.access import check_access
 from smartcity.broker import ensure_topics, kafka_connection
 from smartcity.cli.args import add_metrics_port, positive, streams, utc_datetime
@@ -96,8 +96,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from spark.preflight import check_job_locations
 
     bootstrap, security = kafka_connection(settings, args.bootstrap, start=False)
-    if not bootstrap:
-        raise BrokerUnreachable("no Kafka to read: set KAFKA_BOOTSTRAP_SERVERS or run `smartcity broker start`")
     options = job.StreamOptions(
         bootstrap=bootstrap,
         kafka_security=security,

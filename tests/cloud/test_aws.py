@@ -12,7 +12,7 @@ import pytest
 from cloud import deploy, iam
 from cloud.quicksight import DATA_SETS, dashboard_definition
 from cloud.resources import Clients
-from cloud.stack import RedshiftTarget, Stack
+from cloud.stack import TAG_KEY, RedshiftTarget, Stack
 from contract.catalog import tables
 from tests.helpers.aws import REGION, MotoEndpoint, moto_endpoint
 from tests.helpers.cli import command, environment
@@ -157,21 +157,36 @@ def test_down_removes_the_stack_and_nothing_else(aws: MotoEndpoint) -> None:
     assert aws.client("iam").get_role(RoleName="smartcity-unrelated")
 
 
-def test_down_deletes_the_quicksight_assets_dashboard_first() -> None:
+def test_down_deletes_the_quicksight_assets_dashboard_first(aws: MotoEndpoint) -> None:
+    """`deploy.down` on a stack with QuickSight: moto has no delete_dashboard, so QuickSight's answers
+    are stubbed (botocore still checks each request); every other service is moto's."""
     from botocore.stub import Stubber
 
-    from cloud.quicksight import quicksight_resources
-
-    stack, clients = make_stack(), Clients(REGION)
-    qs = clients("quicksight")
-    with Stubber(qs) as stub:
-        stub.add_response("delete_dashboard", {}, {"AwsAccountId": ACCOUNT, "DashboardId": "smartcity-traffic"})
-        for mart in reversed(DATA_SETS):
-            stub.add_response("delete_data_set", {}, {"AwsAccountId": ACCOUNT, "DataSetId": f"smartcity-{mart}"})
-        stub.add_response("delete_data_source", {}, {"AwsAccountId": ACCOUNT, "DataSourceId": "smartcity-athena"})
-        for asset in reversed(quicksight_resources(stack, clients)):
-            asset.delete()
+    stack, clients = make_stack(), clients_for_moto()
+    deploy.up(make_stack(quicksight=False), clients, say=lambda _: None)  # the rest of the stack exists
+    ours = {"Tags": [{"Key": TAG_KEY, "Value": stack.name}], "Status": 200}
+    dashboard, data_sets, source = (
+        "smartcity-traffic",
+        [f"smartcity-{m}" for m in reversed(DATA_SETS)],
+        "smartcity-athena",
+    )
+    with Stubber(clients("quicksight")) as stub:
+        for _ in range(len(data_sets) + 2):  # each asset's tags are read first: down deletes only what is ours
+            stub.add_response("list_tags_for_resource", ours)
+        stub.add_response("delete_dashboard", {}, {"AwsAccountId": ACCOUNT, "DashboardId": dashboard})
+        for data_set in data_sets:
+            stub.add_response("delete_data_set", {}, {"AwsAccountId": ACCOUNT, "DataSetId": data_set})
+        stub.add_response("delete_data_source", {}, {"AwsAccountId": ACCOUNT, "DataSourceId": source})
+        deleted = [r.label for r in deploy.down(stack, clients, say=lambda _: None)]
         stub.assert_no_pending_responses()
+    quicksight = [label for label in deleted if label.startswith("quicksight")]
+    assert quicksight == [f"quicksight dashboard {dashboard}", *(f"quicksight data set {d}" for d in data_sets),
+                          f"quicksight data source {source}"]  # fmt: skip
+    assert deleted.index(quicksight[-1]) < min(
+        deleted.index(x) for x in deleted if "athena" in x and x not in quicksight
+    )
+    assert {a for label, a in actions(deploy.plan(make_stack(quicksight=False), clients)).items()
+            if "redshift" not in label} == {deploy.CREATE}  # fmt: skip
 
 
 def test_every_policy_is_least_privilege() -> None:

@@ -14,18 +14,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bench.lake import fleet_payloads, land
 from contract import lake as layout
 from dashboard.data import DashboardData
 from ingestion.fleet import FleetConfig
 from smartcity.broker import BrokerError, free_port, wait_until_listening
 from smartcity.config import Settings
 from smartcity.marts import build_and_export
+from smartcity.synthetic import fleet_payloads, land
 from tests.helpers.cli import command, environment
 from tests.helpers.lake import query
 from tests.helpers.processes import descendants, listening
-
-pytestmark = pytest.mark.dashboard
 
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=50)
 BATCH_ROWS = 1234  # rows of each fake batch in the metrics file
@@ -62,7 +60,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     land(lake, payloads, first_offset=0, sent_at=datetime.now(UTC))
     add_batches(lake, datetime.now(UTC) - timedelta(minutes=10))
     add_batches(lake, datetime.now(UTC))
-    settings = Settings(None, "", 4, root, str(lake), str(root / "ck"), duckdb_path=root / "smartcity.duckdb")
+    settings = Settings(None, "", 4, root, str(lake), str(root / "ck"))
     environment_before = dict(os.environ)
     assert build_and_export(settings)
     assert dict(os.environ) == environment_before, "dbt's settings leaked into this process's environment"

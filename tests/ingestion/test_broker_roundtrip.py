@@ -20,7 +20,6 @@ FLEET = FleetConfig(
 )
 
 
-@pytest.mark.broker
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_round_trip_counts_and_ids_match(broker: EmbeddedBroker, topics: list, topic_prefix: str, backend: str) -> None:
     expected_ids: dict[str, list[str]] = {}
@@ -44,7 +43,6 @@ def test_round_trip_counts_and_ids_match(broker: EmbeddedBroker, topics: list, t
         assert all(len(p) == 1 for p in partitions.values())
 
 
-@pytest.mark.broker
 def test_both_backends_place_a_vehicle_on_the_same_partition(
     broker: EmbeddedBroker, topics: list, topic_prefix: str
 ) -> None:
@@ -62,7 +60,6 @@ def test_both_backends_place_a_vehicle_on_the_same_partition(
         assert placement[(k, b"kafka-python")] == placement[(k, b"confluent")]
 
 
-@pytest.mark.broker
 def test_fault_counts_reach_the_topics(broker: EmbeddedBroker, topics: list, topic_prefix: str) -> None:
     faults = FaultConfig(duplicate_rate=0.02, malformed_rate=0.02, late_rate=0.01, seed=4)
     summary = produce(broker.bootstrap, FLEET, faults, prefix=topic_prefix, duration_s=120, backend="kafka-python")
@@ -72,7 +69,6 @@ def test_fault_counts_reach_the_topics(broker: EmbeddedBroker, topics: list, top
     assert summary.duplicates > 0 and sum(summary.malformed.values()) > 0 and summary.late > 0
 
 
-@pytest.mark.broker
 def test_a_full_confluent_queue_delays_a_batch_without_losing_or_reordering_it(
     broker: EmbeddedBroker, topics: list, topic_prefix: str
 ) -> None:

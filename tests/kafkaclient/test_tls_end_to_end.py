@@ -17,10 +17,9 @@ import pytest
 from contract.events import BY_NAME, topic_name
 from tests.helpers.cli import command, environment, smartcity
 from tests.helpers.lake import count_rows
+from tests.helpers.launch import Launcher
 from tests.helpers.processes import descendants
 from tests.helpers.tls import KEY_PASSWORD, Pki, TlsBroker, make_pki
-
-pytestmark = [pytest.mark.broker]
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +75,8 @@ def secret_free(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file() and KEY_PASSWORD.encode() in p.read_bytes()]
 
 
-@pytest.mark.spark
 def test_both_simulator_clients_and_up_land_every_event_once_over_mutual_tls_and_no_process_shows_the_secret(
-    mutual: TlsBroker, pki: Pki, tmp_path: Path
+    mutual: TlsBroker, pki: Pki, tmp_path: Path, launch: Launcher
 ) -> None:
     env = tls_env(mutual, pki, "mtls_", SMARTCITY_MARTS_EVERY="0")
     sent: Counter = Counter()
@@ -97,13 +95,8 @@ def test_both_simulator_clients_and_up_land_every_event_once_over_mutual_tls_and
     # `smartcity up` against the secured cluster: its simulator (kafka-python) sends more, and its job
     # (driver and tasks) lands the backfills above and what it sent. While it runs, no process of the
     # run (up, the job's driver, its JVM, the Python workers) has the key's password on its command line.
-    run = subprocess.Popen(
-        command("up", "--vehicles", "5", "--speedup", "20", "--duration", "8"),
-        env=environment(tmp_path) | env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    out = tmp_path / "up.out"
+    run = launch.start("up", "--vehicles", "5", "--speedup", "20", "--duration", "8", data_dir=tmp_path, log=out, **env)
     commands: dict[int, bytes] = {}
     while run.poll() is None:
         for pid in descendants(run.pid):
@@ -112,7 +105,7 @@ def test_both_simulator_clients_and_up_land_every_event_once_over_mutual_tls_and
             except OSError:
                 continue
         time.sleep(0.3)
-    log = run.stderr.read()
+    log = out.read_text()
     assert run.returncode == 0, log[-3000:]
     assert "embedded broker" not in log  # it ran against the cluster of KAFKA_BOOTSTRAP_SERVERS
     sent.update(json.loads(re.search(r"\[up\] simulator done: (\{.*\})", log).group(1))["per_topic"])

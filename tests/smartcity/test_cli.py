@@ -9,6 +9,7 @@ import pytest
 
 from smartcity.broker import EmbeddedBroker, free_port
 from tests.helpers.cli import smartcity
+from tests.helpers.launch import Launcher
 
 
 @pytest.mark.parametrize(
@@ -68,16 +69,15 @@ def test_help_for_every_command() -> None:
         assert result.returncode == 0 and "usage: smartcity" in result.stdout
 
 
-@pytest.mark.broker
-def test_broker_lifecycle_and_simulate_through_the_cli(tmp_path: Path) -> None:
-    assert smartcity("broker", "status", data_dir=tmp_path).returncode == 3
-    started = smartcity("broker", "start", data_dir=tmp_path)
+def test_broker_lifecycle_and_simulate_through_the_cli(tmp_path: Path, launch: Launcher) -> None:
+    assert launch.run("broker", "status", data_dir=tmp_path).returncode == 3
+    started = launch.run("broker", "start", data_dir=tmp_path)
     assert started.returncode == 0, started.stderr
     try:
         state = json.loads((tmp_path / "broker" / "broker.json").read_text())
-        status = smartcity("broker", "status", data_dir=tmp_path)
+        status = launch.run("broker", "status", data_dir=tmp_path)
         assert status.returncode == 0 and state["bootstrap"] in status.stdout
-        result = smartcity(
+        result = launch.run(
             "simulate",
             "--vehicles",
             "5",
@@ -99,9 +99,9 @@ def test_broker_lifecycle_and_simulate_through_the_cli(tmp_path: Path) -> None:
         assert summary["failed"] == 0
         assert json.loads((tmp_path / "s.json").read_text())["sent"] == summary["sent"]
     finally:
-        stopped = smartcity("broker", "stop", data_dir=tmp_path)
+        stopped = launch.run("broker", "stop", data_dir=tmp_path)
     assert "stopped" in stopped.stdout
-    assert smartcity("broker", "status", data_dir=tmp_path).returncode == 3
+    assert launch.run("broker", "status", data_dir=tmp_path).returncode == 3
 
 
 def test_embedded_broker_stops_cleanly() -> None:

@@ -14,19 +14,16 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from contract import BY_NAME
 from contract.lake import mart_path
-from tests.helpers.cli import command, environment, smartcity
+from tests.helpers.cli import command, environment
 from tests.helpers.lake import query
+from tests.helpers.launch import Launcher
 from tests.helpers.processes import descendants, listening, wait_gone
 
-pytestmark = [pytest.mark.spark, pytest.mark.broker]
 
-
-def up(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return smartcity("up", *args, data_dir=data_dir, **env)
+def up(launch: Launcher, data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return launch.run("up", *args, data_dir=data_dir, **env)
 
 
 def alive(pid: int) -> bool:
@@ -37,8 +34,8 @@ def alive(pid: int) -> bool:
     return True
 
 
-def test_up_lands_every_stream_readable_by_duckdb_and_stops_what_it_started(tmp_path: Path) -> None:
-    result = up(tmp_path, "--vehicles", "20", "--speedup", "20", "--duration", "30", SMARTCITY_MARTS_EVERY="10")
+def test_up_lands_every_stream_readable_by_duckdb_and_stops_what_it_started(tmp_path: Path, launch: Launcher) -> None:
+    result = up(launch, tmp_path, "--vehicles", "20", "--speedup", "20", "--duration", "30", SMARTCITY_MARTS_EVERY="10")
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stderr
     produced = json.loads(re.search(r"\[up\] simulator done: (\{.*\})", log).group(1))["per_topic"]
@@ -82,11 +79,11 @@ def test_up_lands_every_stream_readable_by_duckdb_and_stops_what_it_started(tmp_
     assert probe.returncode != 0, "the embedded broker outlived `smartcity up`"
 
 
-def test_up_stops_at_once_when_the_spark_job_dies(tmp_path: Path) -> None:
+def test_up_stops_at_once_when_the_spark_job_dies(tmp_path: Path, launch: Launcher) -> None:
     """A job that cannot start (here: a lake URI with an unknown scheme) ends the whole command
     with the job's error, instead of simulating for the rest of the 10 minutes asked for."""
     began = time.monotonic()
-    result = up(tmp_path, "--vehicles", "2", "--duration", "600", SMARTCITY_LAKE_ROOT="nowhere://lake")
+    result = up(launch, tmp_path, "--vehicles", "2", "--duration", "600", SMARTCITY_LAKE_ROOT="nowhere://lake")
     assert result.returncode == 1, result.stderr[-2000:]
     assert time.monotonic() - began < 120
     assert "smartcity: error: SMARTCITY_LAKE_ROOT: unsupported scheme 'nowhere'" in result.stderr
@@ -97,16 +94,9 @@ def test_up_stops_at_once_when_the_spark_job_dies(tmp_path: Path) -> None:
 # -- stopping, second runs and network exposure, as users meet them ------------------------------
 
 
-def start_up(data_dir: Path, log: Path, *args: str, **env: str) -> subprocess.Popen:
+def start_up(launch: Launcher, data_dir: Path, log: Path, *args: str, **env: str) -> subprocess.Popen:
     """`smartcity up` in a process group of its own, as a terminal runs it."""
-    with log.open("w") as out:
-        return subprocess.Popen(
-            command("up", "--vehicles", "10", *args),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=environment(data_dir, **env),
-            start_new_session=True,
-        )
+    return launch.start("up", "--vehicles", "10", *args, data_dir=data_dir, log=log, **env)
 
 
 def wait_until_landing(log: Path, timeout_s: float = 120) -> None:
@@ -132,10 +122,10 @@ def raw_rows(lake: Path, since: str = "1970-01-01") -> tuple[int, int]:
 
 
 def test_sigterm_stops_in_order_and_a_second_run_is_refused_while_everything_listens_on_loopback(
-    tmp_path: Path,
+    tmp_path: Path, launch: Launcher
 ) -> None:
     log = tmp_path / "up.log"
-    first = start_up(tmp_path / "data", log)
+    first = start_up(launch, tmp_path / "data", log)
     try:
         wait_until_landing(log)
         run = descendants(first.pid)
@@ -143,12 +133,12 @@ def test_sigterm_stops_in_order_and_a_second_run_is_refused_while_everything_lis
         assert addresses, "the run listens on nothing?"
         assert addresses <= {"127.0.0.1", "::1"}, addresses
 
-        second = up(tmp_path / "data", "--vehicles", "2", "--duration", "5")
+        second = up(launch, tmp_path / "data", "--vehicles", "2", "--duration", "5")
         assert second.returncode == 1
         assert f"data folder {tmp_path / 'data'} is in use by pid {first.pid}" in second.stderr
         assert "Traceback" not in second.stderr
         job_pid = int(re.search(r"\[up\] spark job pid (\d+)", log.read_text()).group(1))
-        stream = smartcity("stream", "--bootstrap", "127.0.0.1:9", "--available-now", data_dir=tmp_path / "data")
+        stream = launch.run("stream", "--bootstrap", "127.0.0.1:9", "--available-now", data_dir=tmp_path / "data")
         assert stream.returncode == 1
         assert f"checkpoint folder {tmp_path / 'data' / 'checkpoints'} is in use by pid {job_pid}" in stream.stderr
 
@@ -166,10 +156,12 @@ def test_sigterm_stops_in_order_and_a_second_run_is_refused_while_everything_lis
     assert wait_gone(run, 15) == {}, "a process of the run outlived it"
 
 
-def test_a_killed_run_leaves_nothing_behind_and_the_next_run_lands_everything_after_ctrl_c(tmp_path: Path) -> None:
+def test_a_killed_run_leaves_nothing_behind_and_the_next_run_lands_everything_after_ctrl_c(
+    tmp_path: Path, launch: Launcher
+) -> None:
     data = tmp_path / "data"
     killed_log = tmp_path / "killed.log"
-    killed = start_up(data, killed_log)
+    killed = start_up(launch, data, killed_log)
     wait_until_landing(killed_log)
     run = descendants(killed.pid)
     killed.send_signal(signal.SIGKILL)
@@ -185,7 +177,7 @@ def test_a_killed_run_leaves_nothing_behind_and_the_next_run_lands_everything_af
 
     began = datetime.now(UTC).isoformat()
     log = tmp_path / "up.log"
-    second = start_up(data, log, SMARTCITY_BIND_ADDRESS="0.0.0.0")
+    second = start_up(launch, data, log, SMARTCITY_BIND_ADDRESS="0.0.0.0")
     try:
         wait_until_landing(log)
         second_run = descendants(second.pid)
@@ -204,9 +196,9 @@ def test_a_killed_run_leaves_nothing_behind_and_the_next_run_lands_everything_af
     assert rows == distinct, "an event landed twice"
 
 
-def test_sighup_to_the_process_group_stops_in_order_like_a_closing_terminal(tmp_path: Path) -> None:
+def test_sighup_to_the_process_group_stops_in_order_like_a_closing_terminal(tmp_path: Path, launch: Launcher) -> None:
     log = tmp_path / "up.log"
-    run = start_up(tmp_path / "data", log)
+    run = start_up(launch, tmp_path / "data", log)
     try:
         wait_until_landing(log)
         processes = descendants(run.pid)
@@ -222,7 +214,7 @@ def test_sighup_to_the_process_group_stops_in_order_like_a_closing_terminal(tmp_
     assert "Traceback" not in out + (tmp_path / "data" / "logs" / "up.log").read_text()
 
 
-def test_ctrl_c_with_the_output_piped_through_tee_still_stops_in_order(tmp_path: Path) -> None:
+def test_ctrl_c_with_the_output_piped_through_tee_still_stops_in_order(tmp_path: Path, launch: Launcher) -> None:
     data, copy = tmp_path / "data", tmp_path / "tee.log"
     # The terminal's Ctrl-C reaches the whole pipeline: tee dies with it, and every later write of
     # `smartcity up` to the pipe fails (EPIPE). The shutdown must go on regardless.
@@ -232,6 +224,7 @@ def test_ctrl_c_with_the_output_piped_through_tee_still_stops_in_order(tmp_path:
         env=environment(data),
         start_new_session=True,
     )
+    launch.started.append(pipeline)
     try:
         wait_until_landing(copy)
         processes = descendants(pipeline.pid)

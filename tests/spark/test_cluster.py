@@ -4,40 +4,36 @@ worker, and nothing left running after `smartcity cluster stop`."""
 
 from __future__ import annotations
 
-import glob
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from contract import BY_NAME, topic_name
-from contract.lake import files_glob
 from ingestion.faults import FaultConfig
 from ingestion.fleet import FleetConfig
 from smartcity.broker import EmbeddedBroker, ensure_topics
 from smartcity.cluster import ClusterState, cluster_dir, master_json, read_state
 from smartcity.config import Settings
 from tests.conftest import START
-from tests.helpers.cli import command, environment, smartcity
+from tests.helpers.cli import smartcity
 from tests.helpers.kafka import produce
-from tests.helpers.lake import count_rows
+from tests.helpers.lake import batch_in_flight, count_rows
+from tests.helpers.launch import Launcher
 from tests.helpers.processes import descendants, listening
-
-pytestmark = [pytest.mark.spark, pytest.mark.broker]
 
 
 @pytest.fixture(scope="module")
-def cluster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def cluster_home(module_launch: Launcher, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A data folder with a running two-worker cluster; stopped at the end whatever happened."""
     home = tmp_path_factory.mktemp("cluster")
-    started = smartcity("cluster", "start", "--workers", "2", "--memory", "1g", data_dir=home, timeout=180)
+    started = module_launch.run("cluster", "start", "--workers", "2", "--memory", "1g", data_dir=home, timeout=180)
     assert started.returncode == 0, started.stderr
     yield home
-    smartcity("cluster", "stop", data_dir=home)
+    module_launch.run("cluster", "stop", data_dir=home)
 
 
 def settings(home: Path) -> Settings:
@@ -50,21 +46,13 @@ def state(home: Path) -> ClusterState:
     return found
 
 
-def stream_on(master: str, bootstrap: str, home: Path, prefix: str, *streams: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        command(
-            "stream",
-            "--bootstrap", bootstrap,
-            "--master", master,
-            "--available-now",
-            "--max-offsets-per-trigger", "20000",
-            *(["--streams", ",".join(streams)] if streams else []),
-        ),
-        env=environment(home, SMARTCITY_TOPIC_PREFIX=prefix),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+def stream_on(
+    launch: Launcher, master: str, bootstrap: str, home: Path, prefix: str, *streams: str
+) -> subprocess.Popen:
+    return launch.start(
+        "stream", "--bootstrap", bootstrap, "--master", master, "--available-now",
+        "--max-offsets-per-trigger", "20000", *(["--streams", ",".join(streams)] if streams else []),
+        data_dir=home, log=home / "stream.out", SMARTCITY_TOPIC_PREFIX=prefix,
     )  # fmt: skip
 
 
@@ -79,15 +67,16 @@ def test_the_cluster_listens_on_loopback_and_runs_two_workers(cluster_home: Path
     assert status.returncode == 0 and "workers alive: 2 of 2" in status.stdout
 
 
-def test_a_backlog_drains_on_the_cluster_exactly_once(cluster_home: Path, broker: EmbeddedBroker) -> None:
+def test_a_backlog_drains_on_the_cluster_exactly_once(
+    cluster_home: Path, broker: EmbeddedBroker, launch: Launcher
+) -> None:
     prefix = "cluster_drain_"
     ensure_topics(broker.bootstrap, prefix, partitions=3)
     fleet = FleetConfig(vehicles=10, seed=10, start=START, departure_window_s=60)
     summary = produce(broker.bootstrap, fleet, FaultConfig(malformed_rate=0.002, seed=5), prefix=prefix, duration_s=600)
     assert len(summary.per_topic) == len(BY_NAME), "this seed must send every stream"
-    job = stream_on(state(cluster_home).master_url, broker.bootstrap, cluster_home, prefix)
-    _, err = job.communicate(timeout=300)
-    assert job.returncode == 0, err[-3000:]
+    job = stream_on(launch, state(cluster_home).master_url, broker.bootstrap, cluster_home, prefix)
+    assert job.wait(300) == 0, (cluster_home / "stream.out").read_text()[-3000:]
     lake, quarantined = cluster_home / "lake", 0
     for stream, event_type in BY_NAME.items():
         rows, distinct = count_rows(lake, stream)
@@ -100,25 +89,9 @@ def test_a_backlog_drains_on_the_cluster_exactly_once(cluster_home: Path, broker
     assert len(list((cluster_dir(settings(cluster_home)) / "work").glob("app-*/*"))) == 2
 
 
-def _kill_worker_mid_batch(job: subprocess.Popen, worker_pid: int, lake: Path) -> None:
-    """SIGKILL the worker (its executor ends with it) once a batch is committed and the next one is
-    being staged."""
-    staging = lake / "_staging"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        try:
-            in_flight = any(staging.glob("**/*.parquet"))
-        except FileNotFoundError:  # the driver removed a staging folder while we walked it
-            in_flight = False
-        if glob.glob(files_glob(lake)) and in_flight:
-            os.kill(worker_pid, signal.SIGKILL)
-            return
-        assert job.poll() is None, "the job ended before the worker could be killed"
-        time.sleep(0.02)
-    pytest.fail("no batch was in flight within 240 s")
-
-
-def test_losing_a_worker_mid_drain_still_lands_every_event_once(cluster_home: Path, broker: EmbeddedBroker) -> None:
+def test_losing_a_worker_mid_drain_still_lands_every_event_once(
+    cluster_home: Path, broker: EmbeddedBroker, launch: Launcher
+) -> None:
     prefix = "cluster_kill_"
     streams = ("vehicle", "gps")
     ensure_topics(broker.bootstrap, prefix, partitions=3)
@@ -127,11 +100,13 @@ def test_losing_a_worker_mid_drain_still_lands_every_event_once(cluster_home: Pa
     produced = {s: summary.per_topic[topic_name(BY_NAME[s], prefix)] for s in streams}
     running = state(cluster_home)
     home = cluster_home / "kill"
-    job = stream_on(running.master_url, broker.bootstrap, home, prefix, *streams)
-    _kill_worker_mid_batch(job, running.workers[0].pid, home / "lake")
+    home.mkdir()
+    job = stream_on(launch, running.master_url, broker.bootstrap, home, prefix, *streams)
+    # The worker's executor ends with it, once a batch is committed and the next one is being staged.
+    launch.wait_until(job, lambda: batch_in_flight(home / "lake"), what="a batch in flight")
+    os.kill(running.workers[0].pid, signal.SIGKILL)
     landed_at_kill = sum(count_rows(home / "lake", s)[0] for s in streams)
-    _, err = job.communicate(timeout=400)
-    assert job.returncode == 0, err[-3000:]  # Spark re-ran the lost tasks on the other worker
+    assert job.wait(400) == 0, (home / "stream.out").read_text()[-3000:]  # Spark re-ran the lost tasks elsewhere
     assert 0 < landed_at_kill < sum(produced.values()), "the kill happened mid-drain"
     for stream, n in produced.items():
         assert count_rows(home / "lake", stream) == (n, n), stream  # DuckDB reads every file

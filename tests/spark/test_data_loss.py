@@ -4,7 +4,6 @@ user chooses so) goes on from the earliest offsets and counts what it could not 
 from __future__ import annotations
 
 import json
-import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -17,9 +16,9 @@ from ingestion.simulate import RunSummary
 from smartcity.broker import EmbeddedBroker, ensure_topics
 from spark.kafka_source import BrokerView, Offsets, reconcile
 from tests.conftest import START
-from tests.helpers.cli import smartcity
 from tests.helpers.kafka import produce, send
 from tests.helpers.lake import count_rows
+from tests.helpers.launch import Launcher
 
 PREFIX = "loss_"
 
@@ -28,12 +27,6 @@ def produce_fleet(bootstrap: str, vehicles: int, seconds: float, seed: int) -> R
     ensure_topics(bootstrap, PREFIX, partitions=2)
     fleet = FleetConfig(vehicles=vehicles, seed=seed, start=START, departure_window_s=30)
     return produce(bootstrap, fleet, FaultConfig(seed=seed), prefix=PREFIX, duration_s=seconds)
-
-
-def stream(data_dir: Path, bootstrap: str, *args: str) -> subprocess.CompletedProcess:
-    return smartcity(
-        "stream", "--bootstrap", bootstrap, "--available-now", *args, data_dir=data_dir, SMARTCITY_TOPIC_PREFIX=PREFIX
-    )
 
 
 def landed(lake: Path) -> Counter:
@@ -49,19 +42,19 @@ def sent(*summaries: RunSummary) -> Counter:
     return Counter({name: sum(s.per_topic[topic_name(et, PREFIX)] for s in summaries) for name, et in BY_NAME.items()})
 
 
-@pytest.mark.spark
-@pytest.mark.broker
-def test_a_new_broker_under_an_old_checkpoint_fails_clearly_or_lands_everything_once(tmp_path: Path) -> None:
+def test_a_new_broker_under_an_old_checkpoint_fails_clearly_or_lands_everything_once(
+    tmp_path: Path, launch: Launcher
+) -> None:
     with EmbeddedBroker() as first_broker:
         first = produce_fleet(first_broker.bootstrap, vehicles=8, seconds=240, seed=1)
-        assert stream(tmp_path, first_broker.bootstrap).returncode == 0
+        assert launch.drain(first_broker.bootstrap, tmp_path, PREFIX).returncode == 0
     lake = tmp_path / "lake"
     assert landed(lake) == sent(first)
 
     # The embedded broker keeps topics in memory: a new one starts at offset 0 with new topic ids.
     with EmbeddedBroker() as second_broker:
         second = produce_fleet(second_broker.bootstrap, vehicles=3, seconds=60, seed=2)
-        refused = stream(tmp_path, second_broker.bootstrap)
+        refused = launch.drain(second_broker.bootstrap, tmp_path, PREFIX)
         assert refused.returncode == 1
         last = refused.stderr.strip().splitlines()[-1]
         assert last.startswith("smartcity: error: query ")
@@ -69,7 +62,7 @@ def test_a_new_broker_under_an_old_checkpoint_fails_clearly_or_lands_everything_
         assert "checkpoint at offset" in last and "broker holds offsets 0.." in last, last
         assert landed(lake) == sent(first), "a refused run landed something"
 
-        resumed = stream(tmp_path, second_broker.bootstrap, "--no-fail-on-data-loss")
+        resumed = launch.drain(second_broker.bootstrap, tmp_path, PREFIX, "--no-fail-on-data-loss")
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         assert "WARN smartcity: data loss: topic " in resumed.stderr
     assert landed(lake) == sent(first, second)
@@ -131,7 +124,6 @@ def test_offsets_round_trip_and_sort_for_spark() -> None:
     assert Offsets.load(json.loads(json.dumps(dumped))) == offsets
 
 
-@pytest.mark.broker
 def test_a_planned_range_gone_from_the_broker_fails_or_is_skipped_and_counted(broker: EmbeddedBroker) -> None:
     """A task's offsets vanished between planning and reading (retention, a re-created topic)."""
     from spark.kafka_source import DataLoss, OffsetRange, read_range
@@ -146,7 +138,6 @@ def test_a_planned_range_gone_from_the_broker_fails_or_is_skipped_and_counted(br
     assert [(g.checkpoint_offset, g.end_offset, g.lost_offsets) for g in gaps] == [(20, 10, 10)]
 
 
-@pytest.mark.broker
 def test_a_replayed_batch_planned_on_a_topic_since_recreated_reads_nothing_of_it(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:

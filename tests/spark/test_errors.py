@@ -19,8 +19,7 @@ from tests.conftest import START
 from tests.helpers.cli import command, environment, smartcity
 from tests.helpers.kafka import produce
 from tests.helpers.lake import count_rows
-
-pytestmark = [pytest.mark.spark, pytest.mark.broker]
+from tests.helpers.launch import Launcher
 
 
 def one_line(result: subprocess.CompletedProcess) -> str:
@@ -64,7 +63,7 @@ def test_a_broker_that_does_not_answer_is_named_before_spark_starts(tmp_path: Pa
 
 
 def test_a_query_that_fails_mid_run_gives_its_root_cause_and_the_log_file(
-    broker: EmbeddedBroker, tmp_path: Path
+    broker: EmbeddedBroker, tmp_path: Path, launch: Launcher
 ) -> None:
     prefix = "errors_commit_"
     ensure_topics(broker.bootstrap, prefix, partitions=1)
@@ -76,7 +75,7 @@ def test_a_query_that_fails_mid_run_gives_its_root_cause_and_the_log_file(
     )
     (tmp_path / "lake" / "raw").mkdir(parents=True)
     (tmp_path / "lake" / "raw" / "vehicle").write_text("a file where the stream's folder must go")
-    result = smartcity(
+    result = launch.run(
         "stream", "--bootstrap", broker.bootstrap, "--available-now", "--streams", "vehicle",
         data_dir=tmp_path, SMARTCITY_TOPIC_PREFIX=prefix,
     )  # fmt: skip
@@ -88,7 +87,7 @@ def test_a_query_that_fails_mid_run_gives_its_root_cause_and_the_log_file(
     assert "Traceback" in log.read_text() and "NotADirectoryError" in log.read_text()
 
 
-def test_a_broker_that_stops_answering_mid_run_is_named(tmp_path: Path) -> None:
+def test_a_broker_that_stops_answering_mid_run_is_named(tmp_path: Path, launch: Launcher) -> None:
     prefix = "errors_gone_"
     with EmbeddedBroker() as gone:
         ensure_topics(gone.bootstrap, prefix, partitions=1)
@@ -105,6 +104,7 @@ def test_a_broker_that_stops_answering_mid_run_is_named(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
+        launch.started.append(job)
         deadline = time.monotonic() + 240
         while not list((tmp_path / "lake" / "raw" / "vehicle").glob("*/*/*.parquet")):
             if job.poll() is not None or time.monotonic() > deadline:
@@ -157,14 +157,14 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_a_disk_that_fills_mid_drain_is_one_line_and_the_next_run_lands_every_event_once(
-    broker: EmbeddedBroker, small_disk: Path, tmp_path: Path
+    broker: EmbeddedBroker, small_disk: Path, tmp_path: Path, launch: Launcher
 ) -> None:
     prefix = "fulldisk_"
     ensure_topics(broker.bootstrap, prefix, partitions=2)
     summary = produce(broker.bootstrap, FleetConfig(vehicles=30, seed=8, start=START), prefix=prefix, duration_s=1200)
     env = {"SMARTCITY_TOPIC_PREFIX": prefix, "SMARTCITY_LAKE_ROOT": str(small_disk / "lake")}
     args = ("stream", "--bootstrap", broker.bootstrap, "--available-now", "--max-offsets-per-trigger", "20000")
-    full = smartcity(*args, data_dir=tmp_path, **env)
+    full = launch.run(*args, data_dir=tmp_path, **env)
     assert "no space left on device" in one_line(full).lower()
     # Nothing but this command's own lines on the screen: Spark's and the executors' logs and the
     # Python tracebacks are in the log file.
@@ -173,7 +173,7 @@ def test_a_disk_that_fills_mid_drain_is_one_line_and_the_next_run_lands_every_ev
     assert "No space left on device" in (tmp_path / "logs" / "stream.log").read_text()
 
     subprocess.run(["mount", "-o", "remount,size=256m", str(small_disk)], check=True)
-    again = smartcity(*args, data_dir=tmp_path, **env)
+    again = launch.run(*args, data_dir=tmp_path, **env)
     assert again.returncode == 0, again.stderr[-3000:]
     for name, event_type in BY_NAME.items():
         expected = summary.per_topic.get(topic_name(event_type, prefix), 0)
@@ -182,7 +182,7 @@ def test_a_disk_that_fills_mid_drain_is_one_line_and_the_next_run_lands_every_ev
 
 
 def test_stream_alone_stops_in_order_on_sighup_with_nothing_on_the_screen_but_its_own_lines(
-    broker: EmbeddedBroker, tmp_path: Path
+    broker: EmbeddedBroker, tmp_path: Path, launch: Launcher
 ) -> None:
     import signal
     import urllib.request
@@ -200,6 +200,7 @@ def test_stream_alone_stops_in_order_on_sighup_with_nothing_on_the_screen_but_it
             stdout=subprocess.DEVNULL,
             stderr=out,
         )
+        launch.started.append(job)
     deadline = time.monotonic() + 180
     while "started 5 queries" not in screen.read_text():
         assert job.poll() is None and time.monotonic() < deadline, screen.read_text()[-3000:]

@@ -4,7 +4,6 @@ honoured on the fast and the validator path, and impossible clocks go to quarant
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,11 +13,9 @@ import pytest
 from ingestion.fleet import Fleet, FleetConfig
 from smartcity.broker import EmbeddedBroker, ensure_topics
 from tests.conftest import START
-from tests.helpers.cli import smartcity
 from tests.helpers.kafka import send
 from tests.helpers.lake import query, raw_glob
-
-pytestmark = [pytest.mark.spark, pytest.mark.broker]
+from tests.helpers.launch import Launcher
 
 PREFIX = "tz_"
 # As sent -> the instant it names. Z and +00:00 take the vectorised path, the others the validator.
@@ -37,29 +34,18 @@ IMPOSSIBLE = {
 }
 
 
-def stream(data_dir: Path, bootstrap: str, *args: str) -> subprocess.CompletedProcess:
-    # PYARROW_IGNORE_TIMEZONE once made pyarrow drop every offset in the workers: it must not matter.
-    return smartcity(
-        "stream",
-        "--bootstrap",
-        bootstrap,
-        "--available-now",
-        *args,
-        data_dir=data_dir,
-        SMARTCITY_TOPIC_PREFIX=PREFIX,
-        PYARROW_IGNORE_TIMEZONE="1",
-    )
-
-
 @pytest.fixture(scope="module")
-def landed(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def landed(broker: EmbeddedBroker, module_launch: Launcher, tmp_path_factory: pytest.TempPathFactory) -> Path:
     ensure_topics(broker.bootstrap, PREFIX, partitions=2)
     fleet = Fleet(FleetConfig(vehicles=1, seed=3, start=START, departure_window_s=10))
     template = next(e for e in fleet.run(60) if e.event_type.name == "vehicle")
     events = [{**template.body, "event_id": f"tz-{n}", "event_time": t} for n, t in enumerate([*TIMES, *IMPOSSIBLE])]
     send(broker.bootstrap, f"{PREFIX}vehicle_data", ((b"v1", orjson.dumps(event)) for event in events))
     data_dir = tmp_path_factory.mktemp("tz")
-    result = stream(data_dir, broker.bootstrap, "--streams", "vehicle")
+    # PYARROW_IGNORE_TIMEZONE once made pyarrow drop every offset in the workers: it must not matter.
+    result = module_launch.drain(
+        broker.bootstrap, data_dir, PREFIX, "--streams", "vehicle", PYARROW_IGNORE_TIMEZONE="1"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return data_dir / "lake"
 

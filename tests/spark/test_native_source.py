@@ -12,15 +12,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bench.lake import fleet_payloads
 from contract import BY_NAME
 from ingestion.fleet import FleetConfig
+from smartcity.synthetic import fleet_payloads
 from spark.job import StreamOptions, build_session, stage_native
 from spark.kafka_source import RECORD_SCHEMA
 from spark.stage import stager
 from tests.conftest import START
-
-pytestmark = pytest.mark.spark
 
 # The schema of Spark's Kafka source (spark-sql-kafka-0-10), timestampType included.
 CONNECTOR_DDL = (
@@ -56,7 +54,9 @@ def staged_rows(lake: Path, staged: list[dict]) -> dict[tuple, list[dict]]:
     return found
 
 
-def test_connector_rows_stage_what_the_python_source_stages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connector_rows_stage_what_the_python_source_stages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spark_in_process: None
+) -> None:
     table = records()
     python_lake, native_lake = tmp_path / "python", tmp_path / "native"
     by_reader = stager(STREAM, str(python_lake))(iter(table.to_batches(max_chunksize=1000)))

@@ -3,11 +3,9 @@ through a SIGKILL of the driver mid-batch."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -20,10 +18,8 @@ from ingestion.fleet import FleetConfig
 from smartcity.broker import EmbeddedBroker, ensure_topics
 from tests.conftest import START
 from tests.helpers.aws import MotoEndpoint, moto_endpoint
-from tests.helpers.cli import command, environment
 from tests.helpers.kafka import produce
-
-pytestmark = [pytest.mark.spark, pytest.mark.broker]
+from tests.helpers.launch import Launcher
 
 PREFIX = "s3lake_"
 STREAMS = ("vehicle", "gps")
@@ -54,28 +50,15 @@ def keys(s3: MotoEndpoint, prefix: str) -> list[str]:
     return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
 
-def stream(s3: MotoEndpoint, bootstrap: str, tmp_path, lake_root: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        command(
-            "stream",
-            "--bootstrap",
-            bootstrap,
-            "--master",
-            "local[2]",
-            "--available-now",
-            "--streams",
-            ",".join(STREAMS),
-            "--max-offsets-per-trigger",
-            "8000",
-        ),
-        env=environment(
-            tmp_path, SMARTCITY_TOPIC_PREFIX=PREFIX, SMARTCITY_LAKE_ROOT=lake_root, **s3.env, **env
-        ),  # checkpoints stay in the local data folder
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+def stream(
+    launch: Launcher, s3: MotoEndpoint, bootstrap: str, tmp_path: Path, lake_root: str, **env: str
+) -> subprocess.Popen:
+    return launch.start(
+        "stream", "--bootstrap", bootstrap, "--master", "local[2]", "--available-now",
+        "--streams", ",".join(STREAMS), "--max-offsets-per-trigger", "8000",
+        data_dir=tmp_path, log=tmp_path / f"stream-{len(launch.started)}.out",  # checkpoints stay local
+        SMARTCITY_TOPIC_PREFIX=PREFIX, SMARTCITY_LAKE_ROOT=lake_root, **s3.env, **env,
+    )  # fmt: skip
 
 
 def read_back(s3: MotoEndpoint, stream_name: str) -> tuple[int, int]:
@@ -87,32 +70,28 @@ def read_back(s3: MotoEndpoint, stream_name: str) -> tuple[int, int]:
     return table.num_rows, len(pc.unique(table.column("event_id")))
 
 
-def test_the_job_lands_on_s3_exactly_once_through_a_sigkill(broker: EmbeddedBroker, s3: MotoEndpoint, tmp_path) -> None:
+def test_the_job_lands_on_s3_exactly_once_through_a_sigkill(
+    broker: EmbeddedBroker, s3: MotoEndpoint, tmp_path: Path, launch: Launcher
+) -> None:
     ensure_topics(broker.bootstrap, PREFIX, partitions=2)
     fleet = FleetConfig(vehicles=30, seed=31, start=START, departure_window_s=30)
     summary = produce(broker.bootstrap, fleet, prefix=PREFIX, duration_s=900)
     produced = {s: summary.per_topic[topic_name(BY_NAME[s], PREFIX)] for s in STREAMS}
     assert min(produced.values()) > 20_000
 
-    first = stream(s3, broker.bootstrap, tmp_path, f"s3://{BUCKET}/smartcity")
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if keys(s3, "smartcity/raw/") and keys(s3, "smartcity/_staging/"):
-            os.killpg(first.pid, signal.SIGKILL)
-            first.wait(30)
-            break
-        assert first.poll() is None, f"the job ended before it could be killed: {first.stderr.read()[-2000:]}"
-        time.sleep(0.05)
-    else:
-        pytest.fail("no batch was in flight on S3 within 240 s")
+    first = stream(launch, s3, broker.bootstrap, tmp_path, f"s3://{BUCKET}/smartcity")
+    launch.kill_when(
+        first, lambda: bool(keys(s3, "smartcity/raw/") and keys(s3, "smartcity/_staging/")), what="a batch in flight"
+    )
     landed_before = sum(read_back(s3, s)[0] for s in STREAMS)
     assert 0 < landed_before < sum(produced.values())
 
     # Hadoop's name for the same bucket: the restart continues where the killed run stopped.
     # With a Glue database configured, every hour committed is registered for Redshift Spectrum.
-    final = stream(s3, broker.bootstrap, tmp_path, f"s3a://{BUCKET}/smartcity", SMARTCITY_GLUE_DATABASE=GLUE_DATABASE)
-    _, err = final.communicate(timeout=300)
-    assert final.returncode == 0, err[-3000:]
+    final = stream(
+        launch, s3, broker.bootstrap, tmp_path, f"s3a://{BUCKET}/smartcity", SMARTCITY_GLUE_DATABASE=GLUE_DATABASE
+    )
+    assert final.wait(300) == 0, (tmp_path / "stream-1.out").read_text()[-3000:]
     glue = s3.client("glue")
     for name, n in produced.items():
         assert read_back(s3, name) == (n, n), name

@@ -21,8 +21,6 @@ from tests.conftest import START
 from tests.helpers.kafka import produce
 from tests.helpers.lake import count_rows, query, raw_glob
 
-pytestmark = [pytest.mark.spark, pytest.mark.broker]
-
 PREFIX = "e2e_"
 
 
@@ -57,7 +55,7 @@ class StreamedLake:
 
 
 @pytest.fixture(scope="module")
-def lake(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> StreamedLake:
+def lake(broker: EmbeddedBroker, spark_in_process: None, tmp_path_factory: pytest.TempPathFactory) -> StreamedLake:
     ensure_topics(broker.bootstrap, PREFIX, partitions=3)
     root = tmp_path_factory.mktemp("lake")
     first = produce_fleet(broker.bootstrap, 600, malformed=0.01)
@@ -135,10 +133,22 @@ def test_metrics_file_reports_each_batch(lake: StreamedLake) -> None:
     assert sum(1 for r in landed if r["stream"] == "vehicle") >= 2
 
 
-def test_restart_resumes_where_it_stopped_when_topics_grow(lake: StreamedLake, broker: EmbeddedBroker) -> None:
+@pytest.fixture(scope="module")
+def grown(lake: StreamedLake, broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> StreamedLake:
+    """A copy of ``lake`` (lake and checkpoints) after an hour more of events and a second run of the
+    job: the tests of ``lake`` keep their lake as the first run left it, in any order."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("grown")
+    shutil.copytree(lake.root, root, dirs_exist_ok=True)
+    options = replace(lake.options, lake_root=(root / "lake").as_uri(), checkpoint_root=(root / "checkpoints").as_uri())
     second = produce_fleet(broker.bootstrap, 300, start_offset_s=3600, seed=32)
-    lake.summaries.append(second)
-    assert run_job(lake.options) == 0
+    assert run_job(options) == 0
+    return StreamedLake(root, options, [*lake.summaries, second])
+
+
+def test_restart_resumes_where_it_stopped_when_topics_grow(grown: StreamedLake) -> None:
+    lake = grown
     for name, produced in expected_valid(lake.summaries).items():
         rows, distinct = count_rows(lake.path, name)
         quarantined = count_rows(lake.path, name, "quarantine")[0]
@@ -160,8 +170,10 @@ def test_a_failing_query_stops_the_app_with_its_error(lake: StreamedLake, tmp_pa
         run_job(options)
 
 
-def test_compact_merges_closed_hours_into_one_file_and_heals_duplicates(lake: StreamedLake) -> None:
+def test_compact_merges_closed_hours_into_one_file_and_heals_duplicates(grown: StreamedLake) -> None:
     import shutil
+
+    lake = grown
 
     from spark.compact import compact
 

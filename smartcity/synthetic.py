@@ -1,4 +1,5 @@
-"""Raw lakes of a chosen size for benchmarks, written by the job's own landing code without Spark.
+"""Raw lakes of a chosen size without Kafka or Spark, for benchmarks and tests, written by the
+job's own landing code.
 
 Fleet events go through the same parse and landing functions the Spark tasks run
 (spark/stage.py), so files, columns and partitions are those of a streamed lake. Larger
@@ -31,7 +32,9 @@ CHUNK = 100_000
 _names = itertools.count()
 
 
-def fleet_payloads(config: FleetConfig, duration_s: float, max_events: int | None = None) -> dict[str, list[bytes]]:
+def fleet_payloads(
+    config: FleetConfig, duration_s: float | None, max_events: int | None = None
+) -> dict[str, list[bytes]]:
     by_stream: dict[str, list[bytes]] = defaultdict(list)
     records = Serializer(validate=False).records(Fleet(config).run(duration_s))
     for record in itertools.islice(records, max_events):
