@@ -9,8 +9,9 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/smartcity
-COPY requirements.lock pyproject.toml ./
-RUN pip install --no-cache-dir -r requirements.lock
+# Runtime only: the pins of `make install` without the test and lint tools.
+COPY requirements-runtime.lock ./
+RUN pip install --no-cache-dir -r requirements-runtime.lock
 COPY contract/ contract/
 COPY kafkaclient/ kafkaclient/
 COPY ingestion/ ingestion/
@@ -19,7 +20,8 @@ COPY cloud/ cloud/
 COPY dashboard/ dashboard/
 COPY smartcity/ smartcity/
 COPY dbt_project/ dbt_project/
-RUN pip install --no-cache-dir --no-deps -e . \
+COPY pyproject.toml README.md ./
+RUN pip install --no-cache-dir --no-deps . \
     && useradd --create-home --uid 10001 smartcity \
     && mkdir -p /data/lake && chown -R smartcity /data
 

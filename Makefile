@@ -29,9 +29,12 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)  ## create .venv and install everything, at the versions of requirements.lock
 
-lock: $(STAMP)  ## re-resolve requirements.lock from the ranges in pyproject.toml
-	$(BIN)/pip-compile --quiet --extra fast --extra cloud --extra dev --strip-extras --no-emit-index-url \
+lock: $(STAMP)  ## re-resolve the locks from pyproject.toml: requirements.lock (all, for make install), requirements-runtime.lock (the image)
+	$(BIN)/pip-compile --quiet --extra cloud --extra dev --strip-extras --no-emit-index-url --no-emit-find-links \
 		-o requirements.lock pyproject.toml
+	cp requirements.lock requirements-runtime.lock  # the same pins, fewer packages
+	$(BIN)/pip-compile --quiet --extra cloud --strip-extras --no-emit-index-url --no-emit-find-links \
+		-o requirements-runtime.lock pyproject.toml
 
 stream: $(STAMP)  ## broker + Spark job + simulator until Ctrl-C (DURATION=seconds to stop; CLUSTER=1: the job on `smartcity cluster start`'s cluster)
 	$(BIN)/smartcity up --vehicles $(VEHICLES) --speedup $(SPEEDUP) $(if $(DURATION),--duration $(DURATION)) $(if $(CLUSTER),--cluster) $(if $(METRICS_PORT),--metrics-port $(METRICS_PORT))

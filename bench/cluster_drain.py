@@ -12,7 +12,6 @@ Where the time goes comes from the job's metrics file: batches, the sum of batch
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -20,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench.spark_ingest import PARTITIONS, fleet_records, raw_rows, send_all, timed_drain
-from contract import lake
+from contract import lake, metrics
 from smartcity import cluster
 from smartcity.broker import EmbeddedBroker, ensure_topics
 from smartcity.config import Settings
@@ -28,18 +27,16 @@ from smartcity.config import Settings
 
 def drain_once(bootstrap: str, prefix: str, master: str, work: Path) -> dict:
     elapsed, session_s = timed_drain(bootstrap, work, prefix, master)
-    metrics = lake.metrics_path(str(work / "lake"))
-    assert metrics is not None
-    batches = [json.loads(line) for line in metrics.read_text().splitlines()]
-    batches = [b for b in batches if b.get("kind", "batch") == "batch"]
+    rows = metrics.read_all(lake.metrics_path(str(work / "lake")))
+    batches = [r for r in rows if isinstance(r, metrics.BatchRow)]
     return {
         "rows": raw_rows(work / "lake"),
         "elapsed_s": elapsed,
         "session_s": session_s,
         "batches": len(batches),
-        "batch_s": sum(b["batch_ms"] for b in batches) / 1000,
-        "write_s": sum(b.get("write_ms", 0) for b in batches) / 1000,
-        "median_batch_s": statistics.median(b["batch_ms"] for b in batches) / 1000,
+        "batch_s": sum(b.batch_ms for b in batches) / 1000,
+        "write_s": sum(b.write_ms for b in batches) / 1000,
+        "median_batch_s": statistics.median(b.batch_ms for b in batches) / 1000,
     }
 
 

@@ -5,8 +5,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cloud.resources import Clients, Resource, resources
+from cloud import iam
+from cloud.base import Clients, Resource
+from cloud.quicksight import quicksight_resources
+from cloud.resources import Bucket, GlueDatabase, GlueTable, Role, SpectrumSchema, Workgroup
 from cloud.stack import Stack
+from contract.catalog import tables
+
+
+def resources(stack: Stack, clients: Clients) -> list[Resource]:
+    """In creation order; `down` deletes in reverse."""
+    made: list[Resource] = [
+        Bucket(stack, clients),
+        GlueDatabase(stack, clients, stack.raw_database, f"{stack.lake_root}/", "smartcity raw lake (Spark job)"),
+        GlueDatabase(stack, clients, stack.marts_database, stack.marts_location, "smartcity marts (dbt on Athena)"),
+        *(GlueTable(stack, clients, table) for table in tables()),
+        Workgroup(stack, clients, stack.dbt_workgroup, "dbt", enforce=False),
+        Workgroup(stack, clients, stack.dashboards_workgroup, "dashboards", enforce=True),
+        *(Role(stack, clients, actor) for actor in iam.ACTORS),
+    ]
+    if stack.redshift:
+        made.append(SpectrumSchema(stack, clients))
+    if stack.quicksight_principal:
+        made += quicksight_resources(stack, clients)
+    return made
+
 
 CREATE, UPDATE, UNCHANGED, ENSURE = "create", "update", "unchanged", "ensure"
 

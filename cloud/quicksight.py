@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
 from botocore.exceptions import ClientError
 
-from cloud.resources import Clients, Resource, _missing
+from cloud.base import Clients, Resource, is_missing
 from cloud.stack import Stack
+from contract.project import packaged_dbt_project
 
-MARTS_DIR = Path(__file__).resolve().parent.parent / "dbt_project" / "models" / "marts"
 DATA_SETS = (
     "fct_vehicle_speed_hourly",
     "agg_incidents_over_time",
@@ -69,7 +68,7 @@ OWNER_ACTIONS = {
 def mart_columns() -> dict[str, list[tuple[str, str]]]:
     """(column, QuickSight type) of every mart, from the enforced dbt contracts."""
     found = {}
-    for path in sorted(MARTS_DIR.glob("*/_*__models.yml")):
+    for path in sorted((packaged_dbt_project() / "models" / "marts").glob("*/_*__models.yml")):
         for model in yaml.safe_load(path.read_text())["models"]:
             found[model["name"]] = [(c["name"], QS_TYPES[c["data_type"]]) for c in model.get("columns", [])]
     return found
@@ -103,7 +102,7 @@ class QuickSightAsset(Resource):
         try:
             tags = self.aws("quicksight").list_tags_for_resource(ResourceArn=self.arn)["Tags"]
         except ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 return None
             raise
         # No tags: not ours, or not there (moto answers an unknown ARN with no tags, not an error).

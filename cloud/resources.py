@@ -1,77 +1,17 @@
-"""Every AWS resource of a stack, each able to read what exists, say what it wants, and create,
-update or delete itself. Reads are normalised to the same shape as ``desired`` so that plan is a
-comparison; every resource carries the stack's tag and ``down`` touches only tagged ones."""
+"""The stack's AWS resources outside QuickSight: the lake bucket, Glue databases and tables, Athena
+workgroups, IAM roles and the Redshift Spectrum schema (see cloud/base.py for what each one does)."""
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 from botocore.exceptions import ClientError
 
 from cloud import iam
+from cloud.base import Clients, Resource, is_missing
 from cloud.stack import TAG_KEY, Stack
-from contract.catalog import PARQUET_STORAGE, PARTITION_KEYS, CatalogTable, projection, tables
-
-MISSING = (
-    "NoSuchEntity",
-    "EntityNotFoundException",
-    "ResourceNotFoundException",
-    "404",
-    "NoSuchBucket",
-    "InvalidRequestException",
-)
-
-
-def _missing(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in MISSING
-
-
-@dataclass
-class Clients:
-    """boto3 clients for one region; endpoints and credentials from the default chain
-    (AWS_ENDPOINT_URL points every client at MinIO or moto)."""
-
-    region: str
-    _made: dict[str, Any] = field(default_factory=dict)
-
-    def __call__(self, service: str):
-        if service not in self._made:
-            import boto3
-
-            self._made[service] = boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
-        return self._made[service]
-
-
-class Resource:
-    kind = "resource"
-
-    def __init__(self, stack: Stack, clients: Clients, name: str) -> None:
-        self.stack, self.aws, self.name = stack, clients, name
-
-    def read(self) -> dict | None:
-        raise NotImplementedError
-
-    def desired(self) -> dict:
-        raise NotImplementedError
-
-    def create(self) -> None:
-        raise NotImplementedError
-
-    def update(self) -> None:
-        self.create()
-
-    def delete(self) -> None:
-        raise NotImplementedError
-
-    def owned(self, current: dict) -> bool:
-        return current.get("tags", {}).get(TAG_KEY) == self.stack.name
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind} {self.name}"
+from contract.catalog import PARQUET_STORAGE, PARTITION_KEYS, CatalogTable, projection
 
 
 class Bucket(Resource):
@@ -100,7 +40,7 @@ class Bucket(Resource):
         try:
             s3.head_bucket(Bucket=self.name)
         except ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 return None
             raise
         current: dict = {}
@@ -188,7 +128,7 @@ class GlueDatabase(Resource):
         try:
             database = glue.get_database(Name=self.name)["Database"]
         except ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 return None
             raise
         return {"location": database.get("LocationUri"), "tags": glue.get_tags(ResourceArn=self.arn).get("Tags", {})}
@@ -253,7 +193,7 @@ class GlueTable(Resource):
         try:
             table = self.aws("glue").get_table(DatabaseName=self.stack.raw_database, Name=self.table.name)["Table"]
         except ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 return None
             raise
         return self._shape(table)
@@ -314,7 +254,7 @@ class Workgroup(Resource):
         try:
             workgroup = athena.get_work_group(WorkGroup=self.name).get("WorkGroup")
         except ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 return None
             raise
         if workgroup is None:  # moto answers an unknown name with an empty response
@@ -366,13 +306,13 @@ class Role(Resource):
         try:
             role = client.get_role(RoleName=self.name)["Role"]
         except ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 return None
             raise
         try:
             policy = client.get_role_policy(RoleName=self.name, PolicyName=self.POLICY)["PolicyDocument"]
         except ClientError as exc:
-            if not _missing(exc):
+            if not is_missing(exc):
                 raise
             policy = None
         trust = role["AssumeRolePolicyDocument"]
@@ -451,23 +391,3 @@ class SpectrumSchema(Resource):
 
     def delete(self) -> None:
         self.run([f"DROP SCHEMA IF EXISTS {self.name}"])  # the Glue database stays (no DROP EXTERNAL DATABASE)
-
-
-def resources(stack: Stack, clients: Clients) -> list[Resource]:
-    """In creation order; `down` deletes in reverse."""
-    from cloud.quicksight import quicksight_resources
-
-    made: list[Resource] = [
-        Bucket(stack, clients),
-        GlueDatabase(stack, clients, stack.raw_database, f"{stack.lake_root}/", "smartcity raw lake (Spark job)"),
-        GlueDatabase(stack, clients, stack.marts_database, stack.marts_location, "smartcity marts (dbt on Athena)"),
-        *(GlueTable(stack, clients, table) for table in tables()),
-        Workgroup(stack, clients, stack.dbt_workgroup, "dbt", enforce=False),
-        Workgroup(stack, clients, stack.dashboards_workgroup, "dashboards", enforce=True),
-        *(Role(stack, clients, actor) for actor in iam.ACTORS),
-    ]
-    if stack.redshift:
-        made.append(SpectrumSchema(stack, clients))
-    if stack.quicksight_principal:
-        made += quicksight_resources(stack, clients)
-    return made

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contract.errors import InvalidSetting
 from contract.lake import QUARANTINE, RAW
 
 TAG_KEY = "smartcity:stack"
@@ -22,7 +23,7 @@ class RedshiftTarget:
 
     def __post_init__(self) -> None:
         if bool(self.workgroup) == bool(self.cluster):
-            raise ValueError("Redshift: set exactly one of a Serverless workgroup or a cluster identifier")
+            raise InvalidSetting("Redshift: set exactly one of a Serverless workgroup or a cluster identifier")
 
     @property
     def target(self) -> dict[str, str]:
@@ -45,7 +46,9 @@ class Stack:
 
     def __post_init__(self) -> None:
         if not self.name.replace("-", "").isalnum() or not self.name[0].isalpha() or len(self.name) > 24:
-            raise ValueError(f"stack name {self.name!r}: letters, digits and '-', starting with a letter, at most 24")
+            raise InvalidSetting(
+                f"stack name {self.name!r}: letters, digits and '-', starting with a letter, at most 24"
+            )
 
     @property
     def lake_bucket(self) -> str:

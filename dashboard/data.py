@@ -11,8 +11,6 @@ so a build in progress never locks the page out.
 
 from __future__ import annotations
 
-import json
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from contract import lake
+from contract import lake, metrics
 
 RECENT_HOURS = 2  # raw partitions read for the panels about now
 WINDOW = timedelta(minutes=5)  # "vehicles on the road", "average speed (last 5 minutes)"
@@ -165,14 +163,10 @@ class DashboardData:
 
     def batches(self) -> pd.DataFrame:
         """The last batches of every stream from the job's metrics file."""
-        path = lake.metrics_path(str(self.root))
         columns = ["at", "stream", "rows", "quarantined", "batch_ms", "source_lag_records", "input_rows_per_s"]
-        if path is None or not path.exists():
-            return pd.DataFrame(columns=columns)
-        with path.open() as fh:
-            lines = deque(fh, maxlen=METRICS_TAIL)
-        rows = [json.loads(line) for line in lines if line.strip()]
-        frame = pd.DataFrame([r for r in rows if r.get("kind", "batch") == "batch"], columns=columns)
+        rows = metrics.last_rows(lake.metrics_path(str(self.root)), METRICS_TAIL)
+        batches = [{c: getattr(r, c) for c in columns} for r in rows if isinstance(r, metrics.BatchRow)]
+        frame = pd.DataFrame(batches, columns=columns)
         frame["at"] = pd.to_datetime(frame["at"], utc=True)
         return frame
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 
+from contract.errors import InvalidSetting
 from ingestion.fleet import Tick
 
 
@@ -13,7 +14,7 @@ class Clock:
 
     def __init__(self, speedup: float | None) -> None:
         if speedup is not None and speedup <= 0:
-            raise ValueError(f"--speedup must be positive, got {speedup}")
+            raise InvalidSetting(f"--speedup must be positive, got {speedup}")
         self.speedup = speedup
         self.behind_s = 0.0  # the most a tick was handed out after its time: 0 when keeping up
 

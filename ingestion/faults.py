@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from contract.errors import InvalidSetting
 from ingestion.fleet import Emitted
 from ingestion.serialize import Outgoing, Serializer
 
@@ -32,7 +33,7 @@ class FaultConfig:
         for name in ("late_rate", "duplicate_rate", "malformed_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
+                raise InvalidSetting(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
 
     @property
     def any(self) -> bool:

@@ -21,6 +21,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from contract.errors import InvalidSetting
 from contract.events import EMERGENCY, EVENT_TYPES, GPS, SCHEMA_VERSION, TRAFFIC, VEHICLE, WEATHER, EventType
 from contract.validate import check_columns, validator_for
 from ingestion.encode import Column, iso_millis, json_lines, rows, to_bytes, uuid_strings
@@ -72,11 +73,11 @@ class FleetConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.vehicles <= MAX_VEHICLES:
-            raise ValueError(f"--vehicles must be between 1 and {MAX_VEHICLES:,}, got {self.vehicles}")
+            raise InvalidSetting(f"--vehicles must be between 1 and {MAX_VEHICLES:,}, got {self.vehicles}")
         if self.start.tzinfo is None:
-            raise ValueError("the fleet's start time needs a time zone (event times are UTC)")
+            raise InvalidSetting("the fleet's start time needs a time zone (event times are UTC)")
         if self.tick_s <= 0:
-            raise ValueError(f"the tick must be positive, got {self.tick_s}")
+            raise InvalidSetting(f"the tick must be positive, got {self.tick_s}")
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ from itertools import islice, repeat
 from operator import length_hint
 from typing import Protocol
 
+from contract.errors import InvalidSetting
 from kafkaclient.access import tcp_open, topic_error
 from kafkaclient.clients import confluent_config, kafka_python_config
 from kafkaclient.settings import PLAINTEXT, KafkaSecurity
@@ -245,4 +246,4 @@ def make_producer(backend: str, bootstrap: str, security: KafkaSecurity = PLAINT
         return KafkaPythonProducer(bootstrap, security)
     if backend == "confluent":
         return ConfluentProducer(bootstrap, security)
-    raise ValueError(f"unknown producer backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    raise InvalidSetting(f"unknown producer backend {backend!r}; expected one of {', '.join(BACKENDS)}")

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract import lake
+from contract.project import packaged_dbt_project
 from kafkaclient import settings as kafka_settings
 from kafkaclient.settings import KafkaSecurity
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class ConfigError(ValueError):
@@ -57,14 +56,20 @@ class Settings:
     glue_database: str | None = None
     metrics_port: int | None = None  # Prometheus endpoint of `up` and `stream`; None: off
     kafka_security: KafkaSecurity = kafka_settings.PLAINTEXT  # for KAFKA_BOOTSTRAP_SERVERS (or --bootstrap)
+    dbt_project_file: Path | None = None  # None: the project installed with the package
 
     @property
     def duckdb_path(self) -> Path:
         return self.duckdb_file or self.data_dir / "smartcity.duckdb"
 
+    @property
+    def dbt_project_dir(self) -> Path:
+        """dbt_project/ of a checkout (an editable install) or the copy inside the wheel."""
+        return self.dbt_project_file or packaged_dbt_project()
+
     @classmethod
     def from_env(cls) -> Settings:
-        data_dir = Path(os.environ.get("SMARTCITY_DATA_DIR") or PROJECT_ROOT / "data")
+        data_dir = Path(os.environ.get("SMARTCITY_DATA_DIR") or "data").absolute()  # default: ./data
         return cls(
             bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             topic_prefix=os.environ.get("SMARTCITY_TOPIC_PREFIX", ""),
@@ -80,6 +85,9 @@ class Settings:
             glue_database=os.environ.get("SMARTCITY_GLUE_DATABASE") or None,
             metrics_port=_int("SMARTCITY_METRICS_PORT", 0, allow_zero=True) or None,
             kafka_security=kafka_settings.from_env(os.environ),
+            dbt_project_file=Path(os.environ["SMARTCITY_DBT_PROJECT_DIR"]).resolve()
+            if os.environ.get("SMARTCITY_DBT_PROJECT_DIR")
+            else None,
         )
 
     @property

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from contract import lake
+from contract import lake, metrics
 from ingestion.faults import FaultConfig
 from ingestion.fleet import FleetConfig
 from ingestion.producer import make_producer
@@ -286,10 +286,8 @@ class DrillReport:
                     con.execute(f"select count(*) - count(distinct event_id) from main_staging.{name}").fetchall()[0][0]
                     for name in staged
                 )
-        resets = 0
-        metrics = lake.metrics_path(drill.settings.lake_root)
-        if metrics is not None and metrics.exists():
-            resets = metrics.read_text().count('"kind": "data_loss"')
+        rows_written = metrics.read_all(lake.metrics_path(drill.settings.lake_root))
+        resets = sum(isinstance(row, metrics.DataLossRow) for row in rows_written)
         return cls(
             rows=rows,
             quarantined=reasons,

@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from contract import metrics
 from contract.events import BY_NAME, topic_name
 from smartcity.procfs import descendants, rss_bytes
 
@@ -76,36 +77,34 @@ class RunMetrics:
 
     # -- feeding -------------------------------------------------------------------------------
 
-    def observe_rows(self, rows: Iterable[dict]) -> None:
+    def observe_rows(self, rows: Iterable[metrics.MetricsRow]) -> None:
         with self._lock:
             for row in rows:
-                if row.get("kind") == "data_loss":
-                    topic = row.get("topic", "")
-                    self.resets[topic] += 1
-                    self.lost[topic] += row.get("lost_offsets") or 0
-                elif row.get("kind", "batch") == "batch":
+                if isinstance(row, metrics.DataLossRow):
+                    self.resets[row.topic] += 1
+                    self.lost[row.topic] += row.lost_offsets or 0
+                else:
                     self._batch(row)
 
-    def _batch(self, row: dict) -> None:
-        stream = row["stream"]
-        if row.get("source_lag_records") is not None:
-            self.lag[stream] = row["source_lag_records"]
-        if not row.get("input_rows"):
+    def _batch(self, row: metrics.BatchRow) -> None:
+        stream = row.stream
+        if row.source_lag_records is not None:
+            self.lag[stream] = row.source_lag_records
+        if not row.input_rows:
             return  # an idle trigger: no batch to count
-        self.read[stream] += row["input_rows"]
-        self.landed[stream] += row.get("rows", 0)
-        for reason, n in (row.get("quarantine_reasons") or {}).items():
+        self.read[stream] += row.input_rows
+        self.landed[stream] += row.rows
+        for reason, n in row.quarantine_reasons.items():
             self.quarantined[(stream, reason)] += n
-        if row.get("quarantined") and not row.get("quarantine_reasons"):
-            self.quarantined[(stream, "unknown")] += row["quarantined"]
+        if row.quarantined and not row.quarantine_reasons:
+            self.quarantined[(stream, "unknown")] += row.quarantined
         self.batches[stream] += 1
-        self.batch_s[stream].observe(row.get("batch_ms", 0) / 1000)
-        if "commit_ms" in row:
-            self.commit_s[stream].observe(row["commit_ms"] / 1000)
-        if row.get("newest_event_time"):
-            newest = _seconds(row["newest_event_time"])
+        self.batch_s[stream].observe(row.batch_ms / 1000)
+        self.commit_s[stream].observe(row.commit_ms / 1000)
+        if row.newest_event_time:
+            newest = _seconds(row.newest_event_time)
             self.newest_event[stream] = max(self.newest_event.get(stream, newest), newest)
-        landed_at = _seconds(row["at"])
+        landed_at = _seconds(row.at)
         self.last_batch[stream] = landed_at
         self.newest_landing = max(self.newest_landing or landed_at, landed_at)
 

@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from contract import lake
-from smartcity.config import PROJECT_ROOT, Settings
+from smartcity.config import Settings
 from smartcity.exporter import RunMetrics
 
 log = logging.getLogger("smartcity.marts")
 
-DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 BUILD_NICENESS = 10
 
 
@@ -33,7 +32,11 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     return {
         "SMARTCITY_LAKE_ROOT": str(Path(settings.lake_root).resolve()),
         "SMARTCITY_DUCKDB_PATH": str(settings.duckdb_path),
-        "DBT_PROFILES_DIR": str(DBT_PROJECT),
+        "DBT_PROFILES_DIR": str(settings.dbt_project_dir),
+        # dbt's own files go to the data folder: the project may be inside a read-only wheel, and a
+        # person's `dbt run` in dbt_project/ keeps its target/ to itself.
+        "DBT_TARGET_PATH": str(settings.data_dir / "dbt" / "target"),
+        "DBT_LOG_PATH": str(settings.data_dir / "dbt" / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
     }
 
@@ -83,11 +86,12 @@ def build_and_export(settings: Settings, runner: Any = None) -> bool:
 
     runner = runner or dbtRunner()
     # Unit tests check the SQL, not the data: CI runs them; a refresh every minute need not.
-    build = ["build", "--project-dir", str(DBT_PROJECT), "--quiet", "--exclude", "resource_type:unit_test"]
+    build = ["build", "--project-dir", str(settings.dbt_project_dir), "--quiet", "--exclude", "resource_type:unit_test"]
     with _environment(dbt_environment(settings)):
         result = runner.invoke(build)
     if not result.success:
-        log.warning("dbt build failed: %s", str(result.exception or "see dbt_project/logs/dbt.log").splitlines()[0])
+        where = f"see {settings.data_dir / 'dbt' / 'logs' / 'dbt.log'}"
+        log.warning("dbt build failed: %s", str(result.exception or where).splitlines()[0])
         return False
     export_marts(settings.duckdb_path, settings.lake_root)
     return True

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from contract import lake
+from contract import lake, metrics
 from ingestion.faults import FaultConfig
 from ingestion.fleet import FleetConfig
 from ingestion.producer import EventProducer, make_producer
@@ -81,34 +81,25 @@ class MetricsTail:
     """What the job has written to its metrics file (Settings.metrics_file) since this run started."""
 
     path: Path | None
-    position: int = 0
-    landed: Counter = field(default_factory=Counter)
-    data_loss: list[dict] = field(default_factory=list)
+    reader: metrics.MetricsReader
+    landed: Counter = field(default_factory=Counter)  # raw and quarantine rows, per stream
+    data_loss: list[metrics.DataLossRow] = field(default_factory=list)
     listeners: list = field(default_factory=list)  # called with every batch of new rows
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def from_now(cls, path: Path) -> MetricsTail:
-        return cls(path, path.stat().st_size if path.exists() else 0)
+        return cls(path, metrics.MetricsReader(path, from_end=True))
 
-    def read(self) -> list[dict]:
+    def read(self) -> list[metrics.MetricsRow]:
         """New rows since the last call (from any thread: the display's and the main one)."""
-        if self.path is None or not self.path.exists():
-            return []
-        with self._lock:
-            with self.path.open("rb") as fh:
-                fh.seek(self.position)
-                chunk = fh.read()
-            complete = chunk[: chunk.rfind(b"\n") + 1]
-            self.position += len(complete)
-            rows = [json.loads(line) for line in complete.splitlines() if line.strip()]
-            for row in rows:
-                if row.get("kind") == "data_loss":
-                    self.data_loss.append(row)
-                else:
-                    self.landed[row["stream"]] += row.get("rows", 0) + row.get("quarantined", 0)
-            for listener in self.listeners:
-                listener(rows)
+        rows = self.reader.read()
+        for row in rows:
+            if isinstance(row, metrics.DataLossRow):
+                self.data_loss.append(row)
+            else:
+                self.landed[row.stream] += row.rows + row.quarantined
+        for listener in self.listeners:
+            listener(rows)
         return rows
 
 
@@ -246,8 +237,8 @@ class Orchestrator:
                 self.marts = MartsRefresher(self.settings, self.settings.marts_every_s, self.exported)
                 self.marts.start()
                 say(
-                    f"marts rebuilt every {self.settings.marts_every_s} s; dashboard: `make dashboard`, "
-                    f"then {self.settings.dashboard_url}"
+                    f"marts rebuilt every {self.settings.marts_every_s} s; dashboard: `smartcity dashboard` "
+                    f"(make dashboard), then {self.settings.dashboard_url}"
                 )
             if self.stop_signal is None:
                 self._simulate(bootstrap)
@@ -366,10 +357,10 @@ class Orchestrator:
             if self.marts is not None:
                 self.board.marts = self.marts.describe()
             for row in rows:
-                if row.get("kind") == "data_loss":
+                if isinstance(row, metrics.DataLossRow):
                     say(
-                        f"offsets reset: {row['topic']}/{row['partition']} checkpoint at {row['checkpoint_offset']}, "
-                        f"broker holds {row['earliest_offset']}..{row['end_offset']} ({row['cause']}); {row['action']}"
+                        f"offsets reset: {row.topic}/{row.partition} checkpoint at {row.checkpoint_offset}, "
+                        f"broker holds {row.earliest_offset}..{row.end_offset} ({row.cause}); {row.action}"
                     )
             if self.live is not None and not screen.gone():
                 try:

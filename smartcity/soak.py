@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from contract import lake
+from contract import lake, metrics
+from contract.errors import InvalidSetting
 from ingestion.faults import FaultConfig
 from ingestion.fleet import FleetConfig
 from ingestion.producer import make_producer
@@ -46,7 +47,7 @@ def parse_duration(text: str) -> float:
     """``90s``, ``30m``, ``2h`` or plain seconds."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
     if not match or float(match.group(1)) <= 0:
-        raise ValueError(f"--soak: expected a duration such as 90s, 30m or 2h, got {text!r}")
+        raise InvalidSetting(f"--soak: expected a duration such as 90s, 30m or 2h, got {text!r}")
     return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 
@@ -170,14 +171,10 @@ class Soak:
             producer.close()
             stop.set()
 
-    def _lag(self, metrics: Path, latest: dict[str, int]) -> int:
-        import json
-
-        if metrics.exists():
-            for line in metrics.read_text().splitlines():
-                row = json.loads(line)
-                if row.get("kind", "batch") == "batch" and row.get("source_lag_records") is not None:
-                    latest[row["stream"]] = row["source_lag_records"]
+    def _lag(self, metrics_file: Path, latest: dict[str, int]) -> int:
+        for row in metrics.read_all(metrics_file):
+            if isinstance(row, metrics.BatchRow) and row.source_lag_records is not None:
+                latest[row.stream] = row.source_lag_records
         return sum(latest.values())
 
     def _memory(self, job: subprocess.Popen) -> dict[str, float]:
@@ -215,8 +212,8 @@ class Soak:
         began = time.monotonic()
         simulator.start()
         latest: dict[str, int] = {}
-        metrics = lake.metrics_path(str(self.lake_root))
-        assert metrics is not None, "the soak's lake is a local folder"
+        metrics_file = lake.metrics_path(str(self.lake_root))
+        assert metrics_file is not None, "the soak's lake is a local folder"
         last_compaction = began
         sent_before, sampled_before = 0, began
         try:
@@ -233,7 +230,7 @@ class Soak:
                 sent, now = sum(self.summary.per_topic.values()), time.monotonic()
                 sample = Sample(
                     at_s=now - began,
-                    lag=self._lag(metrics, latest),
+                    lag=self._lag(metrics_file, latest),
                     memory_mb=self._memory(job),
                     files=len(files),
                     partitions=len({os.path.dirname(f) for f in files}),

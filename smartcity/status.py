@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from contract import metrics
 from contract.events import BY_NAME, topic_name
 
 
@@ -33,20 +34,18 @@ class StatusBoard:
     streams: dict[str, StreamState] = field(default_factory=lambda: {s: StreamState() for s in BY_NAME})
     marts: str = "not built yet"
 
-    def update(self, rows: list[dict]) -> None:
-        """Rows of the job's metrics file (spark/metrics.py), in the order they were written."""
+    def update(self, rows: list[metrics.MetricsRow]) -> None:
+        """Rows of the job's metrics file, in the order they were written."""
         for row in rows:
-            state = self.streams.get(row.get("stream", ""))
-            if state is None or row.get("kind", "batch") != "batch":
+            if not isinstance(row, metrics.BatchRow) or row.stream not in self.streams:
                 continue
-            state.landed += row.get("rows", 0)
-            state.quarantined += row.get("quarantined", 0)
-            if row.get("source_lag_records") is not None:
-                state.lag = row["source_lag_records"]
-            if row.get("at"):
-                state.last_batch_at = datetime.fromisoformat(row["at"])
-            if row.get("batch_ms") is not None:
-                state.last_batch_ms = row["batch_ms"]
+            state = self.streams[row.stream]
+            state.landed += row.rows
+            state.quarantined += row.quarantined
+            if row.source_lag_records is not None:
+                state.lag = row.source_lag_records
+            state.last_batch_at = datetime.fromisoformat(row.at)
+            state.last_batch_ms = row.batch_ms
 
     def sent_to(self, stream: str) -> int:
         return self.sent.get(topic_name(BY_NAME[stream], self.topic_prefix), 0)
@@ -78,7 +77,7 @@ class StatusBoard:
         now = now or datetime.now(UTC)
         caption = f"simulator {self.rate():,.0f} ev/s · marts {self.marts} · logs {self.log_path}"
         if self.dashboard_url:
-            caption += f" · dashboard {self.dashboard_url} (make dashboard)"
+            caption += f" · dashboard {self.dashboard_url} (smartcity dashboard)"
         table = Table(title="smartcity: Boston to New York", caption=caption, caption_justify="left")
         for header in ("stream", "sent", "landed", "quarantined", "lag", "last batch", "batch time"):
             table.add_column(header, justify="left" if header == "stream" else "right")

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from contract import lake
+from contract import lake, metrics
 from contract.events import BY_NAME, topic_name
 from kafkaclient import clients as kafka_clients
 from kafkaclient.access import tcp_open
@@ -261,25 +261,16 @@ class DataLossEcho:
     driver repeats each report on this process's stderr, where the person running the job sees it."""
 
     def __init__(self, metrics_file: str | Path | None) -> None:
-        self.path = Path(metrics_file) if metrics_file else None
-        self.position = self.path.stat().st_size if self.path and self.path.exists() else 0
+        self.reader = metrics.MetricsReader(metrics_file, from_end=True)
 
     def echo(self) -> None:
         from spark.kafka_source import OffsetGap, data_loss_line
 
-        if self.path is None or not self.path.exists():
-            return
-        with self.path.open("rb") as fh:
-            fh.seek(self.position)
-            chunk = fh.read()
-        complete = chunk[: chunk.rfind(b"\n") + 1]
-        self.position += len(complete)
         reports: dict[tuple, list] = {}
-        for line in complete.splitlines():
-            row = json.loads(line)
-            if row.get("kind") == "data_loss":
-                fields = {k: row[k] for k in OffsetGap.__dataclass_fields__}
-                reports.setdefault((row.get("at"), row.get("action")), []).append(OffsetGap(**fields))
+        for row in self.reader.read():
+            if isinstance(row, metrics.DataLossRow):
+                gap = OffsetGap(**{k: getattr(row, k) for k in OffsetGap.__dataclass_fields__})
+                reports.setdefault((row.at, row.action), []).append(gap)
         for (_, action), gaps in reports.items():
             print(data_loss_line(gaps, action), file=sys.stderr, flush=True)
 

@@ -31,7 +31,7 @@ import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadLimit, ReadMaxRows, SupportsTriggerAvailableNow
 
-from contract import lake
+from contract import lake, metrics
 from kafkaclient.access import KafkaAccessError, topic_error
 from kafkaclient.clients import confluent_config, from_source_options
 from kafkaclient.settings import PLAINTEXT, KafkaSecurity
@@ -497,13 +497,9 @@ def report_gaps(gaps: list[OffsetGap], stream: str | None, metrics_file: str | N
 
     print(data_loss_line(gaps, action), file=sys.stderr, flush=True)
     if metrics_file:
-        from spark.metrics import append_metrics
-
         at = datetime.now(UTC).isoformat(timespec="milliseconds")
         for gap in gaps:
-            append_metrics(
-                metrics_file, {"at": at, "kind": "data_loss", "stream": stream, **gap.as_dict(), "action": action}
-            )
+            metrics.append(metrics_file, metrics.DataLossRow(at=at, stream=stream, action=action, **gap.as_dict()))
 
 
 def plan_tasks(start: dict, end: dict, max_records: int, min_tasks: int = 1) -> list[RangeTask]:

@@ -18,6 +18,8 @@ from typing import Any
 
 from pyspark.sql.streaming import StreamingQueryListener
 
+from contract import metrics
+
 log = logging.getLogger("smartcity.stream")
 
 
@@ -64,16 +66,6 @@ def _flatten(offsets: dict) -> dict[str, int]:
     return flat
 
 
-def append_metrics(path: str | Path | None, row: dict) -> None:
-    """One JSON line, written with one ``write`` in append mode: the driver and the source's
-    Python workers append to the same file."""
-    if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as fh:
-            fh.write(json.dumps(row) + "\n")
-
-
 class MetricsSink:
     def __init__(self, metrics_file: str | Path | None) -> None:
         self.metrics_file = metrics_file
@@ -85,7 +77,7 @@ class MetricsSink:
         with self._lock:
             self._batches[(stats.stream, stats.batch_id)] = stats
 
-    def record_progress(self, progress: Any) -> dict:
+    def record_progress(self, progress: Any) -> metrics.BatchRow:
         with self._lock:
             batch = self._batches.pop((progress.name, progress.batchId), None)
         lag = source_lag(progress.sources[0]) if progress.sources else None
@@ -97,20 +89,19 @@ class MetricsSink:
         previous = self._last_trigger.get(progress.name)
         self._last_trigger[progress.name] = started
         since_previous = started - previous if previous is not None else batch_ms / 1000
-        row = {
-            "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "kind": "batch",
-            "stream": progress.name,
-            "batch_id": progress.batchId,
-            "input_rows": records,
-            "input_rows_per_s": round(records / since_previous, 1) if since_previous > 0 else 0.0,
-            "processed_rows_per_s": round(records * 1000 / batch_ms, 1) if batch_ms else 0.0,
-            "batch_ms": batch_ms,
-            "source_lag_records": lag,
+        row = metrics.BatchRow(
+            at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            stream=progress.name,
+            batch_id=progress.batchId,
+            input_rows=records,
+            input_rows_per_s=round(records / since_previous, 1) if since_previous > 0 else 0.0,
+            processed_rows_per_s=round(records * 1000 / batch_ms, 1) if batch_ms else 0.0,
+            batch_ms=batch_ms,
+            source_lag_records=lag,
             **({k: v for k, v in asdict(batch).items() if k not in ("stream", "batch_id")} if batch else {}),
-        }
+        )
         with self._lock:
-            append_metrics(self.metrics_file, row)
+            metrics.append(self.metrics_file, row)
         return row
 
     def listener(self) -> StreamingQueryListener:
@@ -122,8 +113,8 @@ class MetricsSink:
 
             def onQueryProgress(self, event: Any) -> None:
                 row = sink.record_progress(event.progress)
-                if row["input_rows"]:
-                    log.info("progress %s", json.dumps(row))
+                if row.input_rows:
+                    log.info("progress %s", metrics.encode(row))
 
             def onQueryIdle(self, event: Any) -> None:
                 pass

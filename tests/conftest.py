@@ -22,6 +22,7 @@ KINDS = {
     "spark": {"launch", "module_launch", "spark_in_process"},
     "dbt": {"warehouse", "site", "dbt_cli"},
     "dashboard": {"served", "browser"},
+    "slow": {"built_wheel"},
 }
 
 

@@ -53,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def stack_from(args: argparse.Namespace):
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from cloud.resources import Clients
+    from cloud.base import Clients
     from cloud.stack import RedshiftTarget, Stack
 
     if not args.region:

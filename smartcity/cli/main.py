@@ -1,7 +1,8 @@
 """``smartcity``: the one command-line entry point, one module per command.
 
 Bad arguments, bad configuration and an unreachable broker end with one clear line on
-stderr and a non-zero exit, never a traceback.
+stderr and a non-zero exit: the project's own error types (ONE_LINE_ERRORS). Anything else is a
+bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import logging
 import sys
 
+from contract.errors import InvalidSetting
 from ingestion.producer import BrokerUnreachable
 from kafkaclient.access import KafkaAccessError
 from kafkaclient.settings import KafkaSettingsError
@@ -28,7 +30,7 @@ ONE_LINE_ERRORS = (
     LakeRootError,
     BrokerUnreachable,
     BrokerError,
-    ValueError,
+    InvalidSetting,
     QueryFailed,
     AlreadyRunning,
     ClusterError,

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from cloud import deploy, iam
+from cloud.base import Clients
 from cloud.quicksight import DATA_SETS, dashboard_definition
-from cloud.resources import Clients
 from cloud.stack import TAG_KEY, RedshiftTarget, Stack
 from contract.catalog import tables
 from tests.helpers.aws import REGION, MotoEndpoint, moto_endpoint
@@ -309,3 +309,20 @@ def test_glue_columns_are_the_columns_the_job_writes() -> None:
         written = raw_arrow_schema(table.stream) if table.zone == "raw" else QUARANTINE_SCHEMA
         expected = [(f.name, "timestamp" if pa.types.is_timestamp(f.type) else hive[f.type]) for f in written]
         assert [(n, t) for n, t, _ in table.columns] == expected, table.name
+
+
+def test_only_a_not_found_answer_is_a_missing_resource() -> None:
+    from botocore.exceptions import ClientError
+
+    from cloud.base import is_missing
+
+    def error(code: str, message: str = "") -> ClientError:
+        return ClientError({"Error": {"Code": code, "Message": message}}, "GetWorkGroup")
+
+    assert (
+        is_missing(error("EntityNotFoundException")) and is_missing(error("NoSuchBucket")) and is_missing(error("404"))
+    )
+    assert is_missing(error("InvalidRequestException", "WorkGroup smartcity-dbt is not found."))
+    # The same code for a request AWS rejects: planning it as a create would hide the bug.
+    assert not is_missing(error("InvalidRequestException", "1 validation error detected: Value at 'workGroup'"))
+    assert not is_missing(error("AccessDeniedException", "not authorized"))

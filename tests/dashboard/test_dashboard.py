@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -42,12 +41,13 @@ class Site:
 
 
 def add_batches(lake: Path, at: datetime, streams: tuple[str, ...] = ("vehicle", "gps")) -> None:
-    path = layout.metrics_path(str(lake))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        for n, stream in enumerate(streams):
-            row = {"at": at.isoformat(), "kind": "batch", "stream": stream, "rows": BATCH_ROWS, "quarantined": 0}
-            fh.write(json.dumps(row | {"batch_ms": 400 + n, "source_lag_records": n, "input_rows_per_s": 99.5}) + "\n")
+    from contract import metrics
+
+    for n, stream in enumerate(streams):
+        row = metrics.BatchRow(
+            at.isoformat(), stream, n, rows=BATCH_ROWS, batch_ms=400 + n, source_lag_records=n, input_rows_per_s=99.5
+        )
+        metrics.append(layout.metrics_path(str(lake)), row)
 
 
 @pytest.fixture(scope="module")

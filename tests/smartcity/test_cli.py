@@ -123,3 +123,23 @@ def test_a_fleet_too_big_for_its_event_ids_is_one_line_before_a_broker_starts(tm
     assert result.returncode == 1
     assert result.stderr.strip() == "smartcity: error: --vehicles must be between 1 and 1,048,576, got 2000000"
     assert not list(tmp_path.rglob("*")), "nothing started, nothing written"
+
+
+def test_only_the_projects_own_errors_are_one_line(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from contract.errors import InvalidSetting
+    from smartcity.cli import main as cli
+    from smartcity.config import Settings
+
+    def fails(error: Exception):
+        def from_env() -> Settings:
+            raise error
+
+        return from_env
+
+    monkeypatch.setattr(Settings, "from_env", fails(InvalidSetting("--speedup must be positive, got 0")))
+    assert cli.main(["topics"]) == 1
+    assert capsys.readouterr().err == "smartcity: error: --speedup must be positive, got 0\n"
+    # Any other error is a bug: it keeps its traceback instead of passing for a user's mistake.
+    monkeypatch.setattr(Settings, "from_env", fails(ValueError("not enough values to unpack")))
+    with pytest.raises(ValueError, match="not enough values"):
+        cli.main(["topics"])

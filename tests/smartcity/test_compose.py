@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from smartcity.cli.main import build_parser
-from smartcity.config import PROJECT_ROOT
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
@@ -140,7 +140,12 @@ def test_the_project_commands_parse_with_the_cli(compose: dict) -> None:
     assert submit.split()[-1] == "pyspark-shell" and env_example()["SPARK_PACKAGES"] in submit
 
 
-def test_the_image_holds_every_package_of_the_project() -> None:
-    packages = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
-    copied = set(re.findall(r"^COPY (\w+)/ ", DOCKERFILE.read_text(), re.M))
-    assert {p.rstrip("*") for p in packages["include"]} <= copied
+def test_the_image_holds_every_package_of_the_project_and_no_test_tool() -> None:
+    setuptools = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {p.split(".")[0] for p in setuptools["packages"]} - set(setuptools["package-dir"])
+    folders |= set(setuptools["package-dir"].values())
+    dockerfile = DOCKERFILE.read_text()
+    assert folders <= set(re.findall(r"^COPY (\w+)/ ", dockerfile, re.M))
+    assert "-r requirements-runtime.lock" in dockerfile and "requirements.lock" not in dockerfile
+    runtime = {line.split("==")[0] for line in (PROJECT_ROOT / "requirements-runtime.lock").read_text().splitlines()}
+    assert runtime.isdisjoint({"pytest", "moto", "ruff", "playwright", "mypy", "sqlfluff", "pre-commit"})

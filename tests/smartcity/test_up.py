@@ -247,17 +247,18 @@ def test_the_status_line_and_table_sum_the_job_metrics() -> None:
     from collections import Counter
     from datetime import UTC, datetime
 
+    from contract.metrics import BatchRow, DataLossRow, decode, encode
     from smartcity.status import StatusBoard
 
     board = StatusBoard("p_", Counter({"p_vehicle_data": 120, "p_gps_data": 80}), "/data/logs/up.log")
     at = "2026-11-24T09:00:00.000+00:00"
-    board.update(
-        [
-            {"kind": "batch", "stream": "vehicle", "rows": 100, "quarantined": 2, "source_lag_records": 18, "at": at},
-            {"kind": "batch", "stream": "gps", "rows": 80, "quarantined": 0, "source_lag_records": 0, "at": at},
-            {"kind": "data_loss", "topic": "p_gps_data", "partition": 0},
-        ]
-    )
+    rows = [
+        BatchRow(at, "vehicle", 3, input_rows=102, rows=100, quarantined=2, source_lag_records=18),
+        BatchRow(at, "gps", 3, input_rows=80, rows=80, source_lag_records=0),
+        DataLossRow(at, "gps", "p_gps_data", 0, 10, 0, 5, "offsets moved back", None, "continued"),
+    ]
+    assert [decode(encode(row)) for row in rows] == rows  # the file's rows read back as written
+    board.update(rows)
     line = board.line(now=datetime(2026, 11, 24, 9, 0, 4, tzinfo=UTC))
     assert line.startswith("[status] sent 200 (")
     assert "landed 180 rows this run, quarantined 2, lag 18, last batch 4.0 s ago" in line

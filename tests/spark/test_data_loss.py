@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from contract import BY_NAME, topic_name
+from contract import BY_NAME, metrics, topic_name
+from contract.lake import metrics_path
 from ingestion.faults import FaultConfig
 from ingestion.fleet import FleetConfig
 from ingestion.simulate import RunSummary
@@ -67,15 +68,14 @@ def test_a_new_broker_under_an_old_checkpoint_fails_clearly_or_lands_everything_
         assert "WARN smartcity: data loss: topic " in resumed.stderr
     assert landed(lake) == sent(first, second)
 
-    rows = [json.loads(line) for line in (lake / "_metrics" / "progress.jsonl").read_text().splitlines()]
-    resets = [r for r in rows if r.get("kind") == "data_loss"]
-    assert {(r["topic"], r["partition"]) for r in resets} == {
+    resets = [r for r in metrics.read_all(metrics_path(str(lake))) if isinstance(r, metrics.DataLossRow)]
+    assert {(r.topic, r.partition) for r in resets} == {
         (topic_name(et, PREFIX), p) for et in BY_NAME.values() for p in (0, 1)
     }
-    assert all(r["cause"] == "topic re-created" and r["checkpoint_offset"] >= 0 for r in resets)
-    vehicle = [r for r in resets if r["stream"] == "vehicle"]
-    assert sum(r["checkpoint_offset"] for r in vehicle) == sent(first)["vehicle"]
-    assert sum(r["end_offset"] for r in vehicle) == sent(second)["vehicle"]
+    assert all(r.cause == "topic re-created" and r.checkpoint_offset >= 0 for r in resets)
+    vehicle = [r for r in resets if r.stream == "vehicle"]
+    assert sum(r.checkpoint_offset for r in vehicle) == sent(first)["vehicle"]
+    assert sum(r.end_offset or 0 for r in vehicle) == sent(second)["vehicle"]
 
 
 # -- how the source reconciles a checkpoint with what the broker holds (no Spark needed) ----------
@@ -155,7 +155,7 @@ def test_a_replayed_batch_planned_on_a_topic_since_recreated_reads_nothing_of_it
         strict.partitions(start, end)
     lenient = KafkaStreamReader({**options, "lakeRoot": str(tmp_path), "failOnDataLoss": "false"})
     assert lenient.partitions(start, end) == []
-    rows = [json.loads(line) for line in (tmp_path / "_metrics" / "progress.jsonl").read_text().splitlines()]
-    assert [(r["kind"], r["lost_offsets"]) for r in rows] == [("data_loss", 40)]
+    rows = metrics.read_all(metrics_path(str(tmp_path)))
+    assert [(type(r), getattr(r, "lost_offsets", None)) for r in rows] == [(metrics.DataLossRow, 40)]
     strict.stop()
     lenient.stop()

@@ -122,15 +122,15 @@ def test_raw_is_typed_partitioned_by_event_hour_and_carries_kafka_coordinates(la
 
 
 def test_metrics_file_reports_each_batch(lake: StreamedLake) -> None:
-    import json
+    from contract import metrics
+    from contract.lake import metrics_path
 
-    rows = [json.loads(line) for line in (lake.path / "_metrics" / "progress.jsonl").read_text().splitlines()]
-    landed = [r for r in rows if r.get("input_rows")]
-    assert {r["stream"] for r in landed} == set(BY_NAME)
-    assert sum(r["quarantined"] for r in landed) == sum(lake.summaries[0].malformed.values())
-    assert all(r["batch_ms"] > 0 and r["processed_rows_per_s"] > 0 for r in landed)
+    landed = [r for r in metrics.MetricsReader(metrics_path(str(lake.path))).batches() if r.input_rows]
+    assert {r.stream for r in landed} == set(BY_NAME)
+    assert sum(r.quarantined for r in landed) == sum(lake.summaries[0].malformed.values())
+    assert all(r.batch_ms > 0 and r.processed_rows_per_s > 0 for r in landed)
     # maxOffsetsPerTrigger=8000 split the vehicle backlog into several batches.
-    assert sum(1 for r in landed if r["stream"] == "vehicle") >= 2
+    assert sum(1 for r in landed if r.stream == "vehicle") >= 2
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,1 @@
+"""The AWS side of the pipeline as code: `smartcity aws plan | up | down | status | env`."""

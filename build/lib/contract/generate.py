@@ -1,0 +1,163 @@
+"""Write the artefacts derived from the contract: JSON Schema files, the dbt sources YAML and the
+dbt macros that know the lake's layout.
+
+python -m contract.generate          # rewrite them
+python -m contract.generate --check  # exit 1 if any is out of date (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from contract import lake
+from contract.events import EVENT_TYPES, EventType, Field
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_DIR = ROOT / "contract" / "schemas"
+DBT_SOURCES = ROOT / "dbt_project" / "models" / "staging" / "smartcity" / "_smartcity__sources.yml"
+DBT_LAKE_MACROS = ROOT / "dbt_project" / "macros" / "lake_layout.sql"
+DBT_LAKE_ROOT = "env_var('SMARTCITY_LAKE_ROOT', '../data/lake')"
+
+_JSON_TYPES = {"string": "string", "double": "number", "integer": "integer", "timestamp": "string"}
+# Types of the columns as the Spark job writes them to Parquet (see spark/parse.py).
+PARQUET_TYPES = {
+    "string": "varchar",
+    "double": "double",
+    "integer": "integer",
+    "bigint": "bigint",
+    "timestamp": "timestamp",
+    "date": "date",
+}
+KAFKA_COLUMNS = tuple((n, PARQUET_TYPES[t], d) for n, t, d in (*lake.ADDED_COLUMNS, *lake.PARTITION_COLUMN_TYPES))
+
+
+def json_schema(et: EventType) -> dict:
+    def prop(f: Field) -> dict:
+        p: dict = {"type": _JSON_TYPES[f.type], "description": f.description}
+        if f.type == "timestamp":
+            p["format"] = "date-time"
+        if f.unit:
+            p["x-unit"] = f.unit
+        if f.minimum is not None:
+            p["minimum"] = f.minimum
+        if f.maximum is not None:
+            p["maximum"] = f.maximum
+        if f.enum:
+            p["enum"] = list(f.enum)
+        if f.type == "string":
+            p["minLength"] = 1
+        return p
+
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://smartcity.example/contract/{et.name}.schema.json",
+        "title": et.topic,
+        "description": et.description,
+        "type": "object",
+        "properties": {f.name: prop(f) for f in et.fields},
+        "required": list(et.field_names),
+        "additionalProperties": False,
+    }
+
+
+def dbt_sources() -> dict:
+    tables = []
+    for et in EVENT_TYPES:
+        columns = [
+            {
+                "name": f.name,
+                "data_type": PARQUET_TYPES[f.type],
+                "description": f.description + (f" Unit: {f.unit}." if f.unit else ""),
+            }
+            for f in et.fields
+        ]
+        columns += [{"name": n, "data_type": t, "description": d} for n, t, d in KAFKA_COLUMNS]
+        rules = {
+            "not_null": list(et.field_names),
+            "ranges": {
+                f.name: [f.minimum, f.maximum] for f in et.fields if f.minimum is not None or f.maximum is not None
+            },
+            "accepted_values": {f.name: list(f.enum) for f in et.fields if f.enum is not None},
+        }
+        raw_files = lake.files_glob("{{ " + DBT_LAKE_ROOT + " }}", lake.RAW, et.name)
+        tables.append(
+            {
+                "name": et.name,
+                "description": f"{et.description} Raw, as landed by the Spark job from topic {et.topic}.",
+                "config": {
+                    # dbt-duckdb reads the lake directly; Athena and Redshift Spectrum read the catalog table.
+                    "external_location": f"read_parquet('{raw_files}', hive_partitioning = true)",
+                },
+                # Every rule of the contract, checked on what landed in one scan of the table.
+                "data_tests": [{"matches_contract": {"arguments": rules}}],
+                "columns": columns,
+            }
+        )
+    return {
+        "version": 2,
+        "sources": [
+            {
+                "name": "smartcity",
+                "description": "Raw events in the lake, landed exactly once per Kafka offset by the Spark job. "
+                "GENERATED from contract/events.py by `python -m contract.generate`: do not edit.",
+                "schema": "{{ env_var('SMARTCITY_RAW_SCHEMA', 'smartcity_raw') }}",
+                "config": {
+                    "loaded_at_field": "ingested_at",
+                    "freshness": {
+                        "warn_after": {"count": 10, "period": "minute"},
+                        "error_after": {"count": 60, "period": "minute"},
+                    },
+                },
+                "tables": tables,
+            }
+        ],
+    }
+
+
+def dbt_lake_macros() -> str:
+    """The lake layout for dbt's Jinja: the streams, and the raw files of one."""
+    root, stream = "' ~ " + DBT_LAKE_ROOT + " ~ '", "' ~ stream ~ '"
+    glob = ("'" + lake.files_glob(root, lake.RAW, stream) + "'").removeprefix("'' ~ ")
+    return (
+        "{#- GENERATED from contract/lake.py by `python -m contract.generate`: do not edit. -#}\n"
+        f"{{% macro smartcity_streams() %}}{{{{ return({list(lake.STREAMS)!r}) }}}}{{% endmacro %}}\n\n"
+        f"{{% macro smartcity_raw_files(stream) %}}{{{{ return({glob}) }}}}{{% endmacro %}}\n"
+    )
+
+
+def rendered() -> dict[Path, str]:
+    files = {SCHEMA_DIR / f"{et.name}.schema.json": json.dumps(json_schema(et), indent=2) + "\n" for et in EVENT_TYPES}
+    header = "# GENERATED from contract/events.py by `python -m contract.generate`: do not edit.\n"
+    files[DBT_SOURCES] = header + yaml.safe_dump(dbt_sources(), sort_keys=False, width=120)
+    files[DBT_LAKE_MACROS] = dbt_lake_macros()
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m contract.generate", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if a generated file is out of date")
+    args = parser.parse_args(argv)
+    stale = []
+    for path, text in rendered().items():
+        current = path.read_text() if path.exists() else None
+        if current == text:
+            continue
+        if args.check:
+            stale.append(str(path.relative_to(ROOT)))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path.relative_to(ROOT)}")
+    if stale:
+        print(f"out of date (run `python -m contract.generate`): {', '.join(stale)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

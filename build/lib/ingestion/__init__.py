@@ -1,0 +1,1 @@
+"""Fleet simulator and Kafka producer."""

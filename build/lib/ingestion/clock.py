@@ -1,0 +1,34 @@
+"""Pacing of event time against wall time: real time, accelerated, or backfill (no waiting)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+
+from contract.errors import InvalidSetting
+from ingestion.fleet import Tick
+
+
+class Clock:
+    """``speedup`` seconds of event time per wall second; ``None`` means as fast as possible."""
+
+    def __init__(self, speedup: float | None) -> None:
+        if speedup is not None and speedup <= 0:
+            raise InvalidSetting(f"--speedup must be positive, got {speedup}")
+        self.speedup = speedup
+        self.behind_s = 0.0  # the most a tick was handed out after its time: 0 when keeping up
+
+    def paced(self, ticks: Iterable[Tick]) -> Iterator[Tick]:
+        """Each tick once its last event has happened: a tick's events are sent together, never
+        before their event time."""
+        if self.speedup is None:
+            yield from ticks
+            return
+        wall_start = time.monotonic()
+        for tick in ticks:
+            due = wall_start + (tick.t + tick.tick_s) / self.speedup
+            # Sleep in small steps so the producer's progress line and Ctrl-C stay responsive.
+            while (delay := due - time.monotonic()) > 0:
+                time.sleep(min(delay, 0.25))
+            self.behind_s = max(self.behind_s, -delay)
+            yield tick

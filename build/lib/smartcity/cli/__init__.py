@@ -1,0 +1,1 @@
+"""The ``smartcity`` command: ``main`` in main.py, one module per command."""

@@ -1,0 +1,333 @@
+"""``smartcity drill``: the pipeline run while faults are injected, then an account of every event.
+
+In a folder of its own (``<data dir>/drill/<time>/``: its own broker, lake, checkpoints and warehouse),
+the drill
+1. sends a fleet with late (minutes), duplicated and malformed events of every kind;
+2. SIGKILLs the Spark driver in the middle of a batch ``kills`` times, restarting it each time;
+3. restarts the simulator with the same seed and start, so every id of its first part is sent again;
+4. sends a second fleet and restarts the broker while the job runs: the embedded broker keeps topics
+   in memory, so what the job had not read is gone; the job must see the offset reset and go on;
+5. sends a third fleet to the new broker, drains, runs ``dbt build``;
+then counts, per fleet (each fleet has event times of its own), what was sent, landed and lost.
+Anything lost outside the broker restart, or a duplicate in the marts, fails the drill (exit 1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from contract import lake, metrics
+from ingestion.faults import FaultConfig
+from ingestion.fleet import FleetConfig
+from ingestion.producer import make_producer
+from ingestion.simulate import RunSummary, run
+from kafkaclient import settings as kafka_settings
+from smartcity.broker import EmbeddedBroker, ensure_topics, free_port
+from smartcity.config import Settings
+from smartcity.marts import build_and_export
+
+FLEET_GAP = timedelta(hours=4)  # event-time distance between the drill's fleets
+LATE_BY_S = 600.0  # late events arrive ten minutes after their event time
+
+
+def say(message: str) -> None:
+    print(f"[drill] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True, slots=True)
+class DrillConfig:
+    vehicles: int = 20
+    fleet_seconds: float = 900.0  # event time each fleet drives
+    kills: int = 3
+    seed: int = 7
+    late_rate: float = 0.02
+    duplicate_rate: float = 0.02
+    malformed_rate: float = 0.01
+
+
+@dataclass
+class DrillFleet:
+    """One simulator run of the drill and what it sent."""
+
+    name: str
+    config: FleetConfig
+    summaries: list[RunSummary] = field(default_factory=list)
+
+    @property
+    def unique_valid(self) -> int:
+        """Distinct well-formed events: the first run's sends minus its duplicates and malformed ones
+        (a replay with the same seed and start sends ids of the first run again, nothing new)."""
+        first = self.summaries[0]
+        return first.sent - first.duplicates - sum(first.malformed.values())
+
+    @property
+    def malformed(self) -> int:
+        return sum(sum(s.malformed.values()) for s in self.summaries)
+
+    def window(self) -> tuple[datetime, datetime]:
+        start = self.config.start
+        return start - timedelta(minutes=1), start + FLEET_GAP / 2
+
+
+class Drill:
+    def __init__(self, settings: Settings, config: DrillConfig, prefix: str = "") -> None:
+        self.config = config
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        self.home = settings.data_dir / "drill" / stamp
+        self.settings = Settings(
+            None, prefix, 3, self.home, str(self.home / "lake"), str(self.home / "checkpoints"),
+            marts_every_s=0,
+        )  # fmt: skip
+        self.broker = EmbeddedBroker(port=free_port(), log_path=self.home / "tansu.log")
+        self.rng = random.Random(config.seed)
+        self.job: subprocess.Popen | None = None
+        self.restarts = 0
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
+        self.fleets = [
+            DrillFleet(name, FleetConfig(vehicles=config.vehicles, seed=config.seed + n, start=start + n * FLEET_GAP))
+            for n, name in enumerate(("before the kills", "across the broker restart", "after the broker restart"))
+        ]
+
+    # -- the pieces ------------------------------------------------------------------------
+
+    def _started_job(self) -> subprocess.Popen:
+        assert self.job is not None, "the job is started before the fleets"
+        return self.job
+
+    def _send(self, fleet: DrillFleet, max_events: int | None = None) -> RunSummary:
+        faults = FaultConfig(
+            late_rate=self.config.late_rate,
+            late_by_s=LATE_BY_S,
+            duplicate_rate=self.config.duplicate_rate,
+            malformed_rate=self.config.malformed_rate,
+            seed=fleet.config.seed,
+        )
+        producer = make_producer("confluent", self.broker.bootstrap)
+        try:
+            summary = run(
+                producer, fleet.config, faults, topic_prefix=self.settings.topic_prefix,
+                duration_s=self.config.fleet_seconds, max_events=max_events, progress=None,
+            )  # fmt: skip
+        finally:
+            producer.close()
+        fleet.summaries.append(summary)
+        return summary
+
+    def _start_job(self, *extra: str) -> subprocess.Popen:
+        env = {**os.environ, "SMARTCITY_DATA_DIR": str(self.home), "SMARTCITY_TOPIC_PREFIX": self.settings.topic_prefix}
+        # The drill's own broker: plaintext on loopback, whatever Kafka the environment names.
+        for name in (
+            "KAFKA_BOOTSTRAP_SERVERS",
+            *kafka_settings.ENV_NAMES,
+            "SMARTCITY_LAKE_ROOT",
+            "SMARTCITY_CHECKPOINT_ROOT",
+        ):
+            env.pop(name, None)
+        command = [
+            sys.executable, "-m", "smartcity", "stream", "--bootstrap", self.broker.bootstrap,
+            "--no-fail-on-data-loss", "--max-offsets-per-trigger", "4000", "--trigger-seconds", "1", *extra,
+        ]  # fmt: skip
+        with (self.home / "job.log").open("ab") as out:
+            self.job = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return self.job
+
+    def _kill_job(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._started_job().pid, signal.SIGKILL)
+        self._started_job().wait(30)
+
+    def _kill_mid_batch(self, timeout_s: float = 180) -> bool:
+        """SIGKILL the driver while a batch is being staged; False if none came within the timeout."""
+        lake_root, staging = Path(self.settings.lake_root), Path(self.settings.lake_root) / lake.STAGING
+        deadline = time.monotonic() + timeout_s
+        time.sleep(self.rng.uniform(0, 3))  # a random moment, then the next batch in flight
+        while time.monotonic() < deadline:
+            try:
+                in_flight = any(staging.glob("**/*.parquet"))
+            except FileNotFoundError:
+                in_flight = False
+            if in_flight and glob.glob(lake.files_glob(lake_root)):
+                self._kill_job()
+                return True
+            if self._started_job().poll() is not None:
+                return False
+            time.sleep(0.02)
+        return False
+
+    def landed(self, fleet: DrillFleet) -> int:
+        """Distinct events of ``fleet`` in the raw lake (each fleet has event times of its own)."""
+        import duckdb
+
+        files = lake.files_glob(Path(self.settings.lake_root))
+        if not glob.glob(files):
+            return 0
+        lo, hi = fleet.window()
+        sql = (
+            f"select count(distinct event_id) from read_parquet('{files}', union_by_name = true) "
+            "where event_time >= ? and event_time < ?"
+        )
+        return duckdb.execute(sql, [lo, hi]).fetchall()[0][0]
+
+    def _wait_until_landed(self, fleet: DrillFleet, timeout_s: float = 300) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.landed(fleet) < fleet.unique_valid and time.monotonic() < deadline:
+            if self._started_job().poll() is not None:
+                return
+            time.sleep(1)
+
+    # -- the drill -------------------------------------------------------------------------
+
+    def run(self) -> DrillReport:
+        self.home.mkdir(parents=True, exist_ok=True)
+        say(f"working in {self.home} (logs: drill.log, job.log)")
+        self.broker.start(isolated=True)
+        try:
+            ensure_topics(self.broker.bootstrap, self.settings.topic_prefix, 3)
+            first, second, third = self.fleets
+            sent = self._send(first)
+            say(f"fleet 1: {sent.sent:,} events sent (late, duplicated and malformed ones among them)")
+            self._start_job()
+            for n in range(self.config.kills):
+                if self._kill_mid_batch():
+                    say(f"SIGKILL {n + 1} of {self.config.kills} to the Spark driver mid-batch; restarting it")
+                    self.restarts += 1
+                    self._start_job()
+            replay = self._send(first, max_events=sent.sent // 2)
+            say(f"simulator restarted with the same seed and start: {replay.sent:,} events sent again")
+            self._wait_until_landed(first)  # before the broker restart, which would take it along
+            self._send(second)
+            say(f"fleet 2: {second.summaries[0].sent:,} events sent; restarting the broker now")
+            self.broker.stop()  # its memory, and what the job had not read yet, is gone
+            self.broker.start(isolated=True)
+            ensure_topics(self.broker.bootstrap, self.settings.topic_prefix, 3)
+            self._send(third)
+            say(f"fleet 3: {third.summaries[0].sent:,} events sent to the new broker")
+            if self._started_job().poll() is not None:
+                say("the job stopped when the broker went away; restarting it")
+                self._start_job()
+            say("draining: waiting until the job has landed the third fleet")
+            self._wait_until_landed(third)
+            self._started_job().send_signal(signal.SIGTERM)  # stops between batches
+            if self._started_job().wait(120) != 0:
+                say(f"the job exited with code {self._started_job().returncode}; see {self.home / 'job.log'}")
+        finally:
+            if self.job is not None and self._started_job().poll() is None:
+                self._kill_job()
+            self.broker.stop()
+        say("dbt build")
+        built = build_and_export(self.settings)
+        return DrillReport.measure(self, built)
+
+
+@dataclass
+class DrillReport:
+    rows: list[tuple[str, int, int, int, int]]  # fleet, unique sent, landed, lost, replayed copies
+    quarantined: dict[str, int]
+    malformed_sent: int
+    raw_rows: int
+    raw_distinct: int
+    mart_duplicates: int | None
+    late_sent: int
+    dbt_ok: bool
+    driver_kills: int
+    offset_resets: int
+
+    @property
+    def lost_elsewhere(self) -> int:
+        return sum(lost for name, _, _, lost, _ in self.rows if name != "across the broker restart")
+
+    @property
+    def passed(self) -> bool:
+        return self.lost_elsewhere == 0 and self.mart_duplicates == 0 and self.dbt_ok
+
+    @classmethod
+    def measure(cls, drill: Drill, dbt_ok: bool) -> DrillReport:
+        import duckdb
+
+        root = Path(drill.settings.lake_root)
+        raw = f"read_parquet('{lake.files_glob(root)}', union_by_name = true)"
+        quarantine = lake.files_glob(root, lake.QUARANTINE)
+        rows = []
+        for fleet in drill.fleets:
+            landed = drill.landed(fleet)
+            copies = sum(s.sent for s in fleet.summaries[1:])
+            rows.append((fleet.name, fleet.unique_valid, landed, max(fleet.unique_valid - landed, 0), copies))
+        raw_rows, raw_distinct = duckdb.execute(f"select count(*), count(distinct event_id) from {raw}").fetchall()[0]
+        reasons = {}
+        if glob.glob(quarantine):
+            reasons = dict(
+                duckdb.execute(
+                    f"select split_part(quarantine_reason, ':', 1), count(*) from read_parquet('{quarantine}', "
+                    "union_by_name = true) group by 1 order by 2 desc"
+                ).fetchall()
+            )
+        mart_duplicates = None
+        if drill.settings.duckdb_path.exists():  # built even when a dbt test failed: count what it left
+            staged = [
+                "stg_smartcity__vehicle_readings",
+                "stg_smartcity__gps_fixes",
+                "stg_smartcity__camera_sightings",
+                "stg_smartcity__weather_observations",
+                "stg_smartcity__incident_events",
+            ]
+            # Not read-only: dbt-duckdb, run in this process, keeps the file open (see smartcity/marts.py).
+            with contextlib.suppress(duckdb.Error), duckdb.connect(str(drill.settings.duckdb_path)) as con:
+                mart_duplicates = sum(
+                    con.execute(f"select count(*) - count(distinct event_id) from main_staging.{name}").fetchall()[0][0]
+                    for name in staged
+                )
+        rows_written = metrics.read_all(lake.metrics_path(drill.settings.lake_root))
+        resets = sum(isinstance(row, metrics.DataLossRow) for row in rows_written)
+        return cls(
+            rows=rows,
+            quarantined=reasons,
+            malformed_sent=sum(f.malformed for f in drill.fleets),
+            raw_rows=raw_rows,
+            raw_distinct=raw_distinct,
+            mart_duplicates=mart_duplicates,
+            late_sent=sum(s.late for f in drill.fleets for s in f.summaries),
+            dbt_ok=dbt_ok,
+            driver_kills=drill.restarts,
+            offset_resets=resets,
+        )
+
+    def render(self) -> str:
+        lines = [f"{'fleet':<28}{'sent (distinct)':>16}{'landed':>9}{'lost':>7}{'replayed':>10}"]
+        for name, unique, landed, lost, copies in self.rows:
+            lines.append(f"{name:<28}{unique:>16,}{landed:>9,}{lost:>7,}{copies:>10,}")
+        restart = next(lost for name, _, _, lost, _ in self.rows if name == "across the broker restart")
+        lines += [
+            f"driver SIGKILLs mid-batch: {self.driver_kills}; "
+            f"offset resets the job reported after the broker restart: {self.offset_resets}",
+            f"quarantined: {sum(self.quarantined.values()):,} of {self.malformed_sent:,} malformed sent "
+            f"(by reason: {', '.join(f'{k} {v}' for k, v in self.quarantined.items()) or 'none'})",
+            f"raw rows {self.raw_rows:,}, distinct events {self.raw_distinct:,}: "
+            f"{self.raw_rows - self.raw_distinct:,} copies in raw for dbt's de-duplication to remove",
+            f"late events sent (10 min late): {self.late_sent:,}; dbt build and tests "
+            f"(every reading counted in its own hour): {'passed' if self.dbt_ok else 'FAILED'}",
+            f"duplicates left in staging and marts: {'n/a' if self.mart_duplicates is None else self.mart_duplicates}",
+            f"lost in the broker restart (in memory, never read): {restart:,}",
+            f"lost anywhere else: {self.lost_elsewhere:,}",
+            f"verdict: {'PASS' if self.passed else 'FAIL'}",
+        ]
+        return "\n".join(lines)
+
+
+def run_drill(settings: Settings, config: DrillConfig) -> int:
+    from smartcity.orchestrator import logs_to_file
+
+    drill = Drill(settings, config)
+    with logs_to_file(drill.home / "drill.log"):
+        report = drill.run()
+    print(report.render())
+    return 0 if report.passed else 1

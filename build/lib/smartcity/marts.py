@@ -1,0 +1,155 @@
+"""Keep the marts current while the stream runs, and hand them to the dashboard as files.
+
+Every ``SMARTCITY_MARTS_EVERY`` seconds ``smartcity up`` runs an incremental ``dbt build`` in this
+process (dbtRunner: dbt's ~3 s start-up is paid once), then copies every mart to
+``<lake>/_marts/<mart>.parquet`` under a hidden name and renames it into place. DuckDB lets one
+process write a database file or several read it, never both: the dashboard reads only these
+Parquet copies, so a build in progress can never lock it out or show it a half-written table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from contract import lake
+from smartcity.config import Settings
+from smartcity.exporter import RunMetrics
+
+log = logging.getLogger("smartcity.marts")
+
+BUILD_NICENESS = 10
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """What the local dbt target needs, as absolute paths (dbt may run from any folder)."""
+    return {
+        "SMARTCITY_LAKE_ROOT": str(Path(settings.lake_root).resolve()),
+        "SMARTCITY_DUCKDB_PATH": str(settings.duckdb_path),
+        "DBT_PROFILES_DIR": str(settings.dbt_project_dir),
+        # dbt's own files go to the data folder: the project may be inside a read-only wheel, and a
+        # person's `dbt run` in dbt_project/ keeps its target/ to itself.
+        "DBT_TARGET_PATH": str(settings.data_dir / "dbt" / "target"),
+        "DBT_LOG_PATH": str(settings.data_dir / "dbt" / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    }
+
+
+def export_marts(database: Path, lake_root: str) -> list[str]:
+    """Copy every table of the marts schema to its Parquet file, each replaced atomically."""
+    import duckdb
+
+    # Not read-only: dbt-duckdb, run in this process, keeps the database open, and DuckDB shares one
+    # instance per file and process only between connections of the same configuration.
+    con = duckdb.connect(str(database))
+    try:
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() where schema_name like '%marts' order by 2"
+        ).fetchall()
+        for schema, table in tables:
+            target = lake.mart_path(lake_root, table)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            hidden = target.with_name(f".{table}.parquet.tmp")
+            con.execute(f'copy (select * from "{schema}"."{table}") to \'{hidden}\' (format parquet)')
+            os.replace(hidden, target)
+    finally:
+        con.close()
+    return [table for _, table in tables]
+
+
+@contextlib.contextmanager
+def _environment(updates: dict[str, str]) -> Iterator[None]:
+    """dbt reads its settings from the process environment: set them for one invocation only, so
+    nothing this process starts later inherits them."""
+    saved = {name: os.environ.get(name) for name in updates}
+    os.environ.update(updates)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def build_and_export(settings: Settings, runner: Any = None) -> bool:
+    """One incremental build of the warehouse and an export of its marts; False (and one log
+    line) when dbt failed, e.g. before the stream landed anything."""
+    from dbt.cli.main import dbtRunner
+
+    runner = runner or dbtRunner()
+    # Unit tests check the SQL, not the data: CI runs them; a refresh every minute need not.
+    build = ["build", "--project-dir", str(settings.dbt_project_dir), "--quiet", "--exclude", "resource_type:unit_test"]
+    with _environment(dbt_environment(settings)):
+        result = runner.invoke(build)
+    if not result.success:
+        where = f"see {settings.data_dir / 'dbt' / 'logs' / 'dbt.log'}"
+        log.warning("dbt build failed: %s", str(result.exception or where).splitlines()[0])
+        return False
+    export_marts(settings.duckdb_path, settings.lake_root)
+    return True
+
+
+class MartsRefresher:
+    """A thread that starts a build and export of the marts every ``every_s`` seconds until stopped.
+    Builds start at a fixed rate (not ``every_s`` after the previous one ended), so the marts trail
+    the lake by at most ``every_s`` plus one build."""
+
+    def __init__(self, settings: Settings, every_s: float, observer: RunMetrics | None = None) -> None:
+        self.settings, self.every_s = settings, every_s
+        self.observer = observer  # the run's Prometheus metrics
+        self.builds = 0
+        self.last_built: float | None = None  # time.monotonic() of the last good build
+        self.last_failed = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="marts-refresher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 60) -> None:
+        self._stop.set()
+        self._thread.join(timeout_s)
+
+    def _loop(self) -> None:
+        from dbt.cli.main import dbtRunner
+
+        # The builds are background work with a minute of slack; the Spark job and the live page are
+        # not. On Linux a thread has its own nice value and the threads it starts (dbt's, DuckDB's)
+        # inherit it, so the builds yield the cores when they are contended.
+        with contextlib.suppress(AttributeError, OSError):
+            thread = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + BUILD_NICENESS))
+        runner = dbtRunner()
+        next_start = time.monotonic() + self.every_s
+        while not self._stop.wait(max(0.0, next_start - time.monotonic())):
+            started = time.monotonic()
+            next_start = started + self.every_s
+            includes = self.observer.marts_started() if self.observer else None
+            try:
+                if build_and_export(self.settings, runner):
+                    self.builds += 1
+                    self.last_built, self.last_failed = time.monotonic(), False
+                    log.info("marts rebuilt and exported in %.1f s", time.monotonic() - started)
+                else:
+                    self.last_failed = True
+            except Exception as exc:  # a refresh that fails must not stop the stream
+                self.last_failed = True
+                log.warning("marts refresh failed: %s", exc)
+            if self.observer is not None:
+                self.observer.marts_built(time.monotonic() - started, not self.last_failed, includes)
+
+    def describe(self) -> str:
+        """For the status display: when the marts were last built, or why not."""
+        if self.last_failed:
+            return "last build failed (see the log)"
+        if self.last_built is None:
+            return f"first build within {self.every_s:.0f} s"
+        return f"built {time.monotonic() - self.last_built:.0f} s ago"

@@ -1,0 +1,29 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail'
+    )
+}}
+
+-- Telemetry placed on a stretch of road (fixed-length segments of distance along the route) and
+-- an hour. A table, copied incrementally from staging (macro new_arrivals): the marts over
+-- millions of readings read it instead of re-running the staging de-duplication.
+select
+    event_id,
+    vehicle_id,
+    event_time,
+    {{ dbt.date_trunc('hour', 'event_time') }} as hour_start,
+    cast(floor(route_km / {{ var('segment_km') }}) as integer) as segment_id,
+    route_km,
+    speed_kmh,
+    lat,
+    lon,
+    is_on_route,
+    make,
+    model,
+    model_year,
+    fuel_type,
+    ingested_at
+from {{ ref('stg_smartcity__vehicle_readings') }}
+{{ new_arrivals(ref('stg_smartcity__lake_arrivals'), 'vehicle') }}

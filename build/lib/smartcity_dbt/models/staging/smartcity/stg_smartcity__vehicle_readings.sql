@@ -1,0 +1,36 @@
+with
+
+source as (
+
+    select * from {{ lake_source(source('smartcity', 'vehicle')) }}
+
+),
+
+renamed as (
+
+    select
+        event_id,
+        vehicle_id,
+        {{ utc_timestamp('event_time') }} as event_time,
+        lat,
+        lon,
+        route_km,
+        speed_kmh,
+        heading_deg,
+        fuel_level_pct,
+        make,
+        model,
+        model_year,
+        fuel_type,
+        schema_version,
+        kafka_partition,
+        kafka_offset,
+        {{ utc_timestamp('ingested_at') }} as ingested_at,
+        event_date,
+        event_hour,
+        {{ is_on_route('lat', 'lon') }} as is_on_route
+    from source
+
+)
+
+{{ first_copy_per_event('renamed') }}

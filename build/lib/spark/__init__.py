@@ -1,0 +1,1 @@
+"""Spark Structured Streaming job: Kafka topics to the raw Parquet lake."""

@@ -1,0 +1,106 @@
+"""Where the lake lives (a local folder or an object store URI) and how the job reaches it: the lake
+through pyarrow's file systems only (tasks write with it, the driver commits with it), so S3 needs no
+Hadoop connector; the checkpoint through Hadoop's FileSystem, which Spark itself uses for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spark.errors import LakeRootError
+
+# Lake stores pyarrow reaches (s3a:// is Hadoop's name for S3). Checkpoints may use any scheme
+# Spark's Hadoop FileSystem has on its classpath (file and hdfs without extra jars).
+SCHEMES = ("file", "s3a", "s3", "gs", "hdfs", "abfs", "abfss")
+
+
+def to_uri(location: str, setting: str = "location") -> str:
+    """Local paths become absolute ``file:`` URIs; ``s3a://`` and the other SCHEMES pass through."""
+    if "://" not in location:
+        return Path(location).resolve().as_uri()
+    scheme = location.split("://", 1)[0].lower()
+    if scheme not in SCHEMES:
+        choices = ", ".join(SCHEMES)
+        raise LakeRootError(f"{setting}: unsupported scheme {scheme!r} in {location!r} (use a path or {choices})")
+    return location.rstrip("/")
+
+
+def filesystem(root: str):
+    """pyarrow's filesystem for ``root`` and the path of ``root`` in it. ``s3a://`` (Hadoop's
+    name) is S3 to pyarrow, which takes credentials from the default AWS provider chain."""
+    import pyarrow.fs as pafs
+
+    fs, base = pafs.FileSystem.from_uri(root.replace("s3a://", "s3://", 1))
+    return fs, base.rstrip("/")
+
+
+class LakeFS:
+    """The few file operations the commit needs, on the lake through pyarrow. ``move`` is an atomic
+    rename on a local disk and HDFS; on an object store it is a copy then a delete, and readers still
+    see whole objects only, because an object appears when its copy completes (spark/commit.py)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._fs, self._base = filesystem(root)
+
+    def _path(self, uri: str) -> str:
+        if not uri.startswith(self.root):
+            raise ValueError(f"{uri} is outside the lake {self.root}")
+        return self._base + uri[len(self.root) :]
+
+    def _uri(self, path: str) -> str:
+        return self.root + path[len(self._base) :]
+
+    def glob(self, pattern: str) -> list[str]:
+        """Files matching ``folder/*/*/name*.parquet``-style patterns (``*`` never crosses a ``/``)."""
+        import fnmatch
+
+        import pyarrow.fs as pafs
+
+        folder = self._path(pattern.split("*", 1)[0].rsplit("/", 1)[0])
+        wanted = self._path(pattern)
+        depth = wanted.count("/")
+        found = self._fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True, recursive=True))
+        return [
+            self._uri(info.path)
+            for info in found
+            if info.type == pafs.FileType.File and info.path.count("/") == depth and fnmatch.fnmatch(info.path, wanted)
+        ]
+
+    def rename(self, src: str, dst: str) -> None:
+        target = self._path(dst)
+        if self._fs.type_name == "local":  # object stores have no folders to make
+            self._fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+        self._fs.move(self._path(src), target)  # replaces dst: a replayed batch overwrites
+
+    def delete(self, uri: str, recursive: bool = True) -> None:
+        import pyarrow.fs as pafs
+
+        path = self._path(uri)
+        info = self._fs.get_file_info(path)
+        if info.type == pafs.FileType.Directory and recursive:
+            self._fs.delete_dir(path)
+        elif info.type == pafs.FileType.File:
+            self._fs.delete_file(path)
+
+
+class HadoopFS:
+    """Reads the checkpoint (local, HDFS, ...) through Hadoop's FileSystem, as Spark does."""
+
+    def __init__(self, spark, root: str) -> None:
+        jvm = spark.sparkContext._jvm
+        self._Path = jvm.org.apache.hadoop.fs.Path
+        try:
+            fs = self._Path(root).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+        except Exception as exc:  # Py4JJavaError: a scheme without its connector on the classpath
+            reason = exc.java_exception.getMessage() if hasattr(exc, "java_exception") else str(exc)
+            raise LakeRootError(
+                f"checkpoint root {root}: {reason} (is its Hadoop connector on the classpath?)"
+            ) from None
+        self._fs = fs
+
+    def read_text(self, path: str) -> str:
+        stream = self._fs.open(self._Path(path))
+        try:
+            return bytes(stream.readAllBytes()).decode()
+        finally:
+            stream.close()

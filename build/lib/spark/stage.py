@@ -1,0 +1,189 @@
+"""The task side of a micro-batch: Kafka records -> Parquet files in the lake's staging area.
+
+A Spark task that reads a Kafka range also parses it (spark/parse.py) and writes what it got
+with pyarrow, one file per zone (raw, quarantine) and hour, under ``_staging/<zone>/<stream>/``.
+It returns one small row per file; the driver then commits the batch (spark/commit.py, where the
+exactly-once protocol is explained). Staging names come from the Kafka coordinates of the task's
+first record, so a replayed task overwrites its earlier attempt.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from contract import lake
+from contract.events import BY_NAME
+from spark.filesystems import filesystem
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
+from spark.parse import EventTimeBounds, RecordSplitter, parsed_arrow_schema
+
+STAGED_SCHEMA = pa.schema(
+    [
+        ("zone", pa.string()),
+        ("file", pa.string()),  # relative to the lake root
+        ("event_date", pa.date32()),
+        ("event_hour", pa.int32()),
+        ("rows", pa.int64()),
+        ("newest_event_us", pa.int64()),  # raw files: the newest event time, microseconds since the epoch
+        ("reasons", pa.string()),  # quarantine files: {"<reason class>": rows} as JSON
+    ]
+)
+STAGED_DDL = (
+    "zone string, file string, event_date date, event_hour int, rows bigint, newest_event_us bigint, reasons string"
+)
+# Rows buffered per file before they go out as one row group.
+ROW_GROUP_ROWS = 200_000
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def raw_arrow_schema(stream: str) -> pa.Schema:
+    """The columns of a raw Parquet file: contract fields, Kafka coordinates, ``ingested_at``
+    (the partition columns live in the folder names)."""
+    parsed = parsed_arrow_schema(BY_NAME[stream])
+    fields = [f for f in parsed if f.name not in (*lake.PARTITION_COLUMNS, "raw_value", "quarantine_reason")]
+    return pa.schema([*fields, pa.field("ingested_at", _TIMESTAMP)])
+
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("raw_value", pa.string()),
+        ("quarantine_reason", pa.string()),
+        ("kafka_topic", pa.string()),
+        ("kafka_partition", pa.int32()),
+        ("kafka_offset", pa.int64()),
+        ("kafka_timestamp", _TIMESTAMP),
+        ("ingested_at", _TIMESTAMP),
+    ]
+)
+
+
+class _StagedFiles:
+    """One open Parquet file per zone and event hour of a task, fed in row groups."""
+
+    def __init__(self, lake_root: str, stream: str) -> None:
+        self.fs, self.base = filesystem(lake_root)
+        self.stream = stream
+        self.schemas = {lake.RAW: raw_arrow_schema(stream), lake.QUARANTINE: QUARANTINE_SCHEMA}
+        self.task_key: str | None = None
+        self._pending: dict[tuple, list[pa.Table]] = {}
+        self._pending_rows: dict[tuple, int] = {}
+        self._writers: dict[tuple, pq.ParquetWriter] = {}
+        self.rows: dict[tuple, int] = {}
+        self.newest: dict[tuple, int] = {}
+        self.reasons: dict[tuple, Counter] = {}
+
+    def relative_path(self, key: tuple) -> str:
+        zone, day, hour = key
+        return f"{lake.staging_dir(zone, self.stream)}/{self.task_key}/{lake.partition_dir(day, hour)}/data.parquet"
+
+    def add(self, zone: str, table: pa.Table) -> None:
+        schema = self.schemas[zone]
+        for (day, hour), part in _by_hour(table):
+            key = (zone, day, hour)
+            self._pending.setdefault(key, []).append(part.select(schema.names).cast(schema))
+            self._pending_rows[key] = self._pending_rows.get(key, 0) + part.num_rows
+            self.rows[key] = self.rows.get(key, 0) + part.num_rows
+            if zone == lake.RAW:
+                newest = pc.max(part.column("event_time").cast(_TIMESTAMP).cast(pa.int64())).as_py()
+                self.newest[key] = max(self.newest.get(key, newest), newest)
+            else:
+                counts = self.reasons.setdefault(key, Counter())
+                for item in pc.value_counts(part.column("quarantine_reason")).to_pylist():
+                    counts[reason_class(item["values"])] += item["counts"]
+            if self._pending_rows[key] >= ROW_GROUP_ROWS:
+                self._flush(key)
+
+    def _flush(self, key: tuple) -> None:
+        import pyarrow.parquet as pq
+
+        tables = self._pending.pop(key, [])
+        self._pending_rows.pop(key, None)
+        if not tables:
+            return
+        writer = self._writers.get(key)
+        if writer is None:
+            path = f"{self.base}/{self.relative_path(key)}"
+            if self.fs.type_name == "local":  # object stores have no folders to make
+                self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+            writer = pq.ParquetWriter(
+                self.fs.open_output_stream(path), self.schemas[key[0]], compression="snappy", coerce_timestamps="us"
+            )
+            self._writers[key] = writer
+        writer.write_table(pa.concat_tables(tables), row_group_size=ROW_GROUP_ROWS)
+
+    def close(self) -> pa.RecordBatch:
+        for key in list(self._pending):
+            self._flush(key)
+        for writer in self._writers.values():
+            writer.close()
+        keys = sorted(self._writers)
+        return pa.RecordBatch.from_pydict(
+            {
+                "zone": [zone for zone, _, _ in keys],
+                "file": [self.relative_path(key) for key in keys],
+                "event_date": [day for _, day, _ in keys],
+                "event_hour": [hour for _, _, hour in keys],
+                "rows": [self.rows[key] for key in keys],
+                "newest_event_us": [self.newest.get(key) for key in keys],
+                "reasons": [json.dumps(self.reasons[key]) if key in self.reasons else None for key in keys],
+            },
+            schema=STAGED_SCHEMA,
+        )
+
+
+def reason_class(reason: str | None) -> str:
+    """What a quarantine reason is about, for counting: the field or check before its first colon
+    ("speed_kmh", "event_time", "invalid JSON"), a bounded set."""
+    return (reason or "unknown").split(":", 1)[0].strip()[:40] or "unknown"
+
+
+def stager(
+    stream: str, lake_root: str, bounds: EventTimeBounds | None = None
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """Kafka record batches of one task -> staged Parquet files; yields one STAGED_SCHEMA batch.
+
+    Used by the Python Kafka source inside its reader and by ``mapInArrow`` after the native
+    connector, so both paths stage the same files."""
+    splitter = RecordSplitter(stream, bounds)
+
+    def stage(records: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        files = _StagedFiles(lake_root, stream)
+        for batch in records:
+            if batch.num_rows == 0:
+                continue
+            if files.task_key is None:
+                topic, partition, offset = (batch.column(c)[0].as_py() for c in ("topic", "partition", "offset"))
+                files.task_key = f"{topic}-{partition}-{offset:012d}"
+            parsed = pa.Table.from_batches([splitter.split(batch)])
+            now = pa.repeat(pa.scalar(datetime.now(UTC), _TIMESTAMP), parsed.num_rows)
+            parsed = parsed.append_column("ingested_at", now)
+            rejected = pc.is_valid(parsed.column("quarantine_reason"))
+            if pc.any(rejected).as_py():
+                files.add(lake.QUARANTINE, parsed.filter(rejected))
+                parsed = parsed.filter(pc.invert(rejected))
+            if parsed.num_rows:
+                files.add(lake.RAW, parsed)
+        yield files.close()
+
+    return stage
+
+
+def _by_hour(table: pa.Table) -> Iterator[tuple[tuple, pa.Table]]:
+    """Split rows by (event_date, event_hour). A batch of a live feed spans one or two hours."""
+    dates, hours = table.column("event_date"), table.column("event_hour")
+    if pc.count_distinct(hours).as_py() == 1 and pc.count_distinct(dates).as_py() == 1:
+        yield (dates[0].as_py(), hours[0].as_py()), table
+        return
+    keys = pa.TableGroupBy(table.select(["event_date", "event_hour"]), ["event_date", "event_hour"]).aggregate([])
+    for day, hour in zip(keys.column("event_date").to_pylist(), keys.column("event_hour").to_pylist(), strict=True):
+        mask = pc.and_(pc.equal(dates, pa.scalar(day, pa.date32())), pc.equal(hours, pa.scalar(hour, pa.int32())))
+        yield (day, hour), table.filter(mask)
