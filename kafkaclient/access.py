@@ -148,6 +148,15 @@ def tls_problem(bootstrap: str, security: KafkaSecurity, timeout_s: float = 3.0)
             f"the broker's certificate is not signed by a CA the client trusts ({reason}); "
             "set KAFKA_SSL_CA_LOCATION to the CA that signed it"
         )
+    except ssl.SSLEOFError as exc:
+        # A server that rejects a client without a certificate may close the connection before its
+        # alert reaches the client (TLS 1.3 sends it after the handshake): only an EOF arrives.
+        if "ssl.certificate.location" not in props:
+            return (
+                "the broker closed the TLS connection without a reason: it most likely requires a client "
+                "certificate (mutual TLS): set KAFKA_SSL_CERTIFICATE_LOCATION and KAFKA_SSL_KEY_LOCATION"
+            )
+        return f"the broker closed the TLS connection during the handshake ({exc.reason or exc})"
     except ssl.SSLError as exc:
         text = str(exc).lower()
         if "certificate required" in text or "handshake failure" in text or "bad certificate" in text:

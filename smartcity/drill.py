@@ -178,11 +178,16 @@ class Drill:
         )
         return duckdb.execute(sql, [lo, hi]).fetchall()[0][0]
 
-    def _wait_until_landed(self, fleet: DrillFleet, timeout_s: float = 300) -> None:
+    def _wait_until_landed(self, fleet: DrillFleet, timeout_s: float = 300, restart: bool = False) -> None:
+        """Until the fleet's events are in raw; with ``restart``, a job that stops meanwhile (it
+        finds the broker it read gone, however long that takes it) is started again."""
         deadline = time.monotonic() + timeout_s
         while self.landed(fleet) < fleet.unique_valid and time.monotonic() < deadline:
             if self._started_job().poll() is not None:
-                return
+                if not restart:
+                    return
+                say("the job stopped when the broker went away; restarting it")
+                self._start_job()
             time.sleep(1)
 
     # -- the drill -------------------------------------------------------------------------
@@ -212,11 +217,8 @@ class Drill:
             ensure_topics(self.broker.bootstrap, self.settings.topic_prefix, 3)
             self._send(third)
             say(f"fleet 3: {third.summaries[0].sent:,} events sent to the new broker")
-            if self._started_job().poll() is not None:
-                say("the job stopped when the broker went away; restarting it")
-                self._start_job()
             say("draining: waiting until the job has landed the third fleet")
-            self._wait_until_landed(third)
+            self._wait_until_landed(third, restart=True)
             self._started_job().send_signal(signal.SIGTERM)  # stops between batches
             if self._started_job().wait(120) != 0:
                 say(f"the job exited with code {self._started_job().returncode}; see {self.home / 'job.log'}")

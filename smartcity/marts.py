@@ -1,7 +1,9 @@
 """Keep the marts current while the stream runs, and hand them to the dashboard as files.
 
 Every ``SMARTCITY_MARTS_EVERY`` seconds ``smartcity up`` runs an incremental ``dbt build`` in this
-process (dbtRunner: dbt's ~3 s start-up is paid once), then copies every mart to
+process (dbtRunner: dbt's ~3 s start-up is paid once), its data tests over the lake partitions that
+received rows since the previous good build (the first build of a run tests every row), then copies
+every mart to
 ``<lake>/_marts/<mart>.parquet`` under a hidden name and renames it into place. DuckDB lets one
 process write a database file or several read it, never both: the dashboard reads only these
 Parquet copies, so a build in progress can never lock it out or show it a half-written table.
@@ -10,13 +12,17 @@ Parquet copies, so a build in progress can never lock it out or show it a half-w
 from __future__ import annotations
 
 import contextlib
+import glob
+import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from contract import lake
 from smartcity.config import Settings
@@ -25,6 +31,9 @@ from smartcity.exporter import RunMetrics
 log = logging.getLogger("smartcity.marts")
 
 BUILD_NICENESS = 10
+# How far before the previous build's start the tests look again: a row landed just before it may
+# have become visible to readers after it.
+TESTS_LOOKBACK = timedelta(minutes=5)
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
@@ -79,15 +88,45 @@ def _environment(updates: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def build_and_export(settings: Settings, runner: Any = None) -> bool:
+def new_partitions(lake_root: str, since: datetime) -> dict[str, dict[str, list[int]]] | None:
+    """Per stream, the raw partitions {event_date: [event_hour, ...]} holding a file written at or
+    after ``since`` (committed files are never rewritten in place: a new or compacted file is a new
+    file). None for a lake on an object store: its tests then read every row."""
+    if urlparse(lake_root).scheme not in ("", "file"):
+        return None
+    found: dict[str, dict[str, list[int]]] = {}
+    for stream in lake.STREAMS:
+        hours: dict[str, set[int]] = {}
+        for path in glob.glob(lake.files_glob(lake_root, lake.RAW, stream)):
+            with contextlib.suppress(FileNotFoundError):  # compaction replaced it meanwhile
+                if os.stat(path).st_mtime >= since.timestamp():
+                    hour, day = Path(path).parent, Path(path).parent.parent
+                    hours.setdefault(day.name.split("=", 1)[1], set()).add(int(hour.name.split("=", 1)[1]))
+        found[stream] = {day: sorted(h) for day, h in sorted(hours.items())}
+    return found
+
+
+def build_and_export(settings: Settings, runner: Any = None, tests_since: datetime | None = None) -> bool:
     """One incremental build of the warehouse and an export of its marts; False (and one log
-    line) when dbt failed, e.g. before the stream landed anything."""
+    line) when dbt failed, e.g. before the stream landed anything. With ``tests_since``, the data
+    tests of the sources and staging read only the partitions that received rows since then (the
+    refresher's previous good build): its cost follows what arrived, not what is stored."""
     from dbt.cli.main import dbtRunner
 
     runner = runner or dbtRunner()
     # Unit tests check the SQL, not the data: CI runs them; a refresh every minute need not.
     build = ["build", "--project-dir", str(settings.dbt_project_dir), "--quiet", "--exclude", "resource_type:unit_test"]
-    with _environment(dbt_environment(settings)):
+    since = tests_since - TESTS_LOOKBACK if tests_since else None
+    window = new_partitions(settings.lake_root, since) if since else None
+    window_file = settings.data_dir / "dbt" / "tests_window.json"
+    environment = dbt_environment(settings)
+    if since and window is not None:
+        window_file.parent.mkdir(parents=True, exist_ok=True)
+        window_file.write_text(json.dumps({"since": since.isoformat(), "partitions": window}))
+        environment["SMARTCITY_TESTS_WINDOW"] = str(window_file)
+    else:
+        environment["SMARTCITY_TESTS_WINDOW"] = ""  # every row (the variable's value is part of dbt's parse)
+    with _environment(environment):
         result = runner.invoke(build)
     if not result.success:
         where = f"see {settings.data_dir / 'dbt' / 'logs' / 'dbt.log'}"
@@ -108,6 +147,7 @@ class MartsRefresher:
         self.builds = 0
         self.last_built: float | None = None  # time.monotonic() of the last good build
         self.last_failed = False
+        self.tested_since: datetime | None = None  # start of the last good build
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="marts-refresher", daemon=True)
 
@@ -130,11 +170,14 @@ class MartsRefresher:
         runner = dbtRunner()
         next_start = time.monotonic() + self.every_s
         while not self._stop.wait(max(0.0, next_start - time.monotonic())):
-            started = time.monotonic()
+            started, started_at = time.monotonic(), datetime.now(UTC)
             next_start = started + self.every_s
             includes = self.observer.marts_started() if self.observer else None
             try:
-                if build_and_export(self.settings, runner):
+                # The first build of a run tests every row; each later one what arrived since the
+                # previous good build started.
+                if build_and_export(self.settings, runner, tests_since=self.tested_since):
+                    self.tested_since = started_at
                     self.builds += 1
                     self.last_built, self.last_failed = time.monotonic(), False
                     log.info("marts rebuilt and exported in %.1f s", time.monotonic() - started)

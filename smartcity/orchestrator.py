@@ -224,7 +224,6 @@ class Orchestrator:
                     job_command(
                         bootstrap, self.broker is not None, self.speedup, self.duration_s, self.master, self.log_path
                     ),
-                    env=os.environ.copy(),
                     stdout=job_log,
                     stderr=subprocess.STDOUT,
                     **children.isolated(),

@@ -91,14 +91,17 @@ def _as_if_streamed(staged: Path, landed: Path) -> None:
     staged.unlink()
 
 
-def copy_fleet(lake: Path, copies: int, files: Iterable[Path] | None = None, hours_apart: int = 0) -> int:
-    """Add ``copies`` copies of every raw file (or of ``files``) as other fleets: new vehicle,
-    event and incident ids, new Kafka offsets; copy k drives ``k * hours_apart`` hours later
-    (whole hours, so each file stays within one hour partition). Returns rows added."""
+def copy_fleet(
+    lake: Path, copies: int, files: Iterable[Path] | None = None, hours_apart: int = 0, first: int = 1
+) -> int:
+    """Add ``copies`` copies of every raw file (or of ``files``) as other fleets, numbered from
+    ``first``: new vehicle, event and incident ids, new Kafka offsets; copy k drives
+    ``k * hours_apart`` hours later (whole hours, so each file stays within one hour partition).
+    Returns rows added."""
     added = 0
     for path in list(files if files is not None else map(Path, glob.glob(layout.files_glob(lake)))):
         table = pq.read_table(path)
-        for k in range(1, copies + 1):
+        for k in range(first, first + copies):
             suffix = pa.scalar(f"-f{k}")
             shift = pa.scalar(timedelta(hours=k * hours_apart))
             columns = {}
@@ -112,9 +115,9 @@ def copy_fleet(lake: Path, copies: int, files: Iterable[Path] | None = None, hou
                     col = pc.add(col, shift)
                 columns[name] = col
             shifted = pa.table(columns, schema=table.schema)
-            first = shifted.column("event_time")[0].as_py()
+            driven = shifted.column("event_time")[0].as_py()
             folder = Path(
-                layout.stream_dir(lake, layout.RAW, path.parts[-4]), layout.partition_dir(first.date(), first.hour)
+                layout.stream_dir(lake, layout.RAW, path.parts[-4]), layout.partition_dir(driven.date(), driven.hour)
             )
             folder.mkdir(parents=True, exist_ok=True)
             pq.write_table(shifted, folder / f"{path.stem}-f{k}.parquet")

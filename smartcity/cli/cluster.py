@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         print(f"spark cluster at {found.master_url}: the master's UI does not answer ({exc})")
         return 1
-    alive = [w for w in view["workers"] if w["found"] == "ALIVE"]
+    alive = [w for w in view["workers"] if w["state"] == "ALIVE"]
     print(f"spark cluster running at {found.master_url}, master UI {found.master.ui_url}")
     print(f"  workers alive: {len(alive)} of {len(found.workers)}, cores {view['cores']} ({view['coresused']} used)")
     for app in view.get("activeapps", []):

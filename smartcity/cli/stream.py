@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from contract.events import BY_NAME
 from ingestion.producer import check_reachable
 from kafkaclient.access import check_access
+from smartcity import children
 from smartcity.broker import ensure_topics, kafka_connection
 from smartcity.cli.args import add_metrics_port, positive, streams, utc_datetime
 from smartcity.config import Settings
@@ -131,6 +132,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         else:
             check_access(options.bootstrap, security)
         port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
+        children.end_with_parent()  # started by a `smartcity up` that was killed: do not outlive it
         with exported_metrics(settings, options.bind_address, port):
             return job.run(options)
 

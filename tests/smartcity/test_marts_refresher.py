@@ -1,4 +1,5 @@
-"""The marts refresher inside `smartcity up`: its builds yield the cores to the stream."""
+"""The marts refresher inside `smartcity up`: its builds yield the cores to the stream, and each one
+tests what arrived since the previous good build."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def test_builds_run_at_a_lower_priority_and_so_do_the_threads_they_start(
     seen: list[tuple[int, int]] = []
     built = threading.Event()
 
-    def build(settings: Settings, runner: object) -> bool:
+    def build(settings: Settings, runner: object, tests_since: object = None) -> bool:
         started: list[int] = []  # as dbt's and DuckDB's worker threads are started by the build
         worker = threading.Thread(target=lambda: started.append(niceness()))
         worker.start()
@@ -44,3 +45,58 @@ def test_builds_run_at_a_lower_priority_and_so_do_the_threads_they_start(
     assert seen[0] == (lower, lower)
     assert niceness() == before  # the rest of the process (the simulator, the status display) keeps its priority
     assert refresher.builds >= 1
+
+
+def test_each_build_tests_what_arrived_since_the_previous_good_one_started(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    calls: list[tuple[datetime, object]] = []
+    outcomes = iter([True, False, True, True])
+    done = threading.Event()
+
+    def build(settings: Settings, runner: object, tests_since: object = None) -> bool:
+        calls.append((datetime.now(UTC), tests_since))
+        if len(calls) == 4:
+            done.set()
+        return next(outcomes, True)
+
+    monkeypatch.setattr(marts, "build_and_export", build)
+    refresher = marts.MartsRefresher(Settings(None, "", 3, tmp_path, str(tmp_path / "l"), str(tmp_path / "c")), 0.05)
+    refresher.start()
+    try:
+        assert done.wait(60)
+    finally:
+        refresher.stop()
+    (_, since_1), (second, since_2), (_, since_3), (_, since_4) = calls[:4]
+    assert since_1 is None  # the first build of a run tests every row
+    assert isinstance(since_2, datetime) and since_2 <= second and (second - since_2).total_seconds() < 1
+    assert since_3 == since_2  # the second build failed: what it would have tested is tested again
+    assert isinstance(since_4, datetime) and since_4 > since_3
+
+
+def test_new_partitions_are_the_hours_with_a_file_written_since(tmp_path: Path) -> None:
+    import time
+    from datetime import UTC, datetime
+
+    from contract import lake
+
+    def write(stream: str, day: str, hour: int, name: str) -> None:
+        folder = Path(lake.stream_dir(tmp_path, lake.RAW, stream), lake.partition_dir(day, hour))
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.parquet").write_bytes(b"")
+
+    write("vehicle", "2026-11-23", 8, "old")
+    write("gps", "2026-11-23", 8, "old")
+    old = time.time() - 3600
+    for path in tmp_path.rglob("*.parquet"):
+        os.utime(path, (old, old))
+    since = datetime.fromtimestamp(time.time() - 60, UTC)  # (file times are coarser than the clock)
+    write("vehicle", "2026-11-23", 9, "new")
+    write("vehicle", "2026-11-22", 23, "late")  # a late event lands in its own, older hour
+    found = marts.new_partitions(str(tmp_path), since)
+    assert found is not None
+    assert found["vehicle"] == {"2026-11-22": [23], "2026-11-23": [9]}
+    assert found["gps"] == {} and found["emergency"] == {}
+    assert marts.new_partitions("s3://bucket/lake", since) is None  # object stores: every row is tested

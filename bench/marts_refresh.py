@@ -1,0 +1,103 @@
+"""The marts refresher of `smartcity up` on a large lake (`make bench`): one cycle (an incremental
+`dbt build` and the export of the marts, in-process as the refresher runs it) after one more minute
+of the fleet's data, at 10M and at 30M raw events, with the data tests over the whole lake (what
+`dbt build` by hand runs) and with the tests over the partitions that received rows since the last
+build (what the refresher runs), side by side in one run.
+
+The lakes are written by the job's landing code (smartcity/synthetic.py): a 1M-event fleet and
+copies of it as other fleets, an hour apart.
+
+    python -m bench.marts_refresh [--base-events N] [--sizes 10,30] [--slowest K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from contract.lake import files_glob
+from ingestion.fleet import FleetConfig
+from smartcity.config import Settings
+from smartcity.marts import build_and_export
+from smartcity.synthetic import copy_fleet, fleet_payloads, land
+
+START = datetime(2026, 11, 23, 6, tzinfo=UTC)
+
+
+def raw_rows(lake: Path) -> int:
+    return duckdb.execute(f"select count(*) from read_parquet('{files_glob(lake)}')").fetchall()[0][0]
+
+
+def newest_event(lake: Path) -> datetime:
+    sql = f"select max(event_time) from read_parquet('{files_glob(lake, stream='vehicle')}')"
+    return duckdb.execute(sql).fetchall()[0][0].astimezone(UTC)
+
+
+def age_files(lake: Path, hours: float = 1.0) -> None:
+    """File times as a lake grown over hours would have them (this one was written a minute ago)."""
+    then = time.time() - hours * 3600
+    for path in lake.rglob("*.parquet"):
+        os.utime(path, (then, then))
+
+
+def add_minute(lake: Path, seed: int) -> int:
+    """One minute of a fleet after the newest event, landed now: what arrives between two cycles."""
+    before = raw_rows(lake)
+    fleet = FleetConfig(vehicles=200, seed=seed, start=newest_event(lake) + timedelta(seconds=1), departure_window_s=1)
+    land(lake, fleet_payloads(fleet, duration_s=60), first_offset=seed * 10**8, sent_at=datetime.now(UTC))
+    return raw_rows(lake) - before
+
+
+def cycle(settings: Settings, tests_since: datetime | None, runner, slowest: int) -> float:
+    began = time.perf_counter()
+    assert build_and_export(settings, runner, tests_since=tests_since), "dbt build failed (see data/dbt/logs)"
+    elapsed = time.perf_counter() - began
+    if slowest:
+        results = json.loads((settings.data_dir / "dbt" / "target" / "run_results.json").read_text())["results"]
+        for node in sorted(results, key=lambda r: -r["execution_time"])[:slowest]:
+            print(f"      {node['execution_time']:6.2f} s  {node['unique_id'].split('.', 2)[-1][:80]}")
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> None:
+    from dbt.cli.main import dbtRunner
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-events", type=int, default=1_000_000, help="events of the simulated fleet")
+    parser.add_argument("--sizes", default="10,30", help="lake sizes in multiples of the base fleet")
+    parser.add_argument("--slowest", type=int, default=0, help="also list the K slowest nodes of each cycle")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    fleet = FleetConfig(vehicles=200, seed=11, start=START, departure_window_s=900)
+    with tempfile.TemporaryDirectory(prefix="smartcity-refresh-bench-") as tmp:
+        root = Path(tmp)
+        lake = root / "lake"
+        settings = Settings(None, "", 4, root, str(lake), str(root / "checkpoints"), marts_every_s=60)
+        land(lake, fleet_payloads(fleet, duration_s=None, max_events=args.base_events), 0, datetime.now(UTC))
+        base_files = [Path(f) for f in glob.glob(files_glob(lake))]
+        copies, runner = 0, dbtRunner()
+        print(f"{'raw events':>12}{'new events':>12}{'tests over':>14}{'cycle (s)':>11}")
+        for size in sizes:
+            copy_fleet(lake, size - 1 - copies, base_files, hours_apart=1, first=copies + 1)
+            copies = size - 1
+            began = time.perf_counter()
+            assert build_and_export(settings, runner)  # the build that brings the warehouse up to the lake
+            print(f"{raw_rows(lake):>12,}{'':>12}{'first build':>14}{time.perf_counter() - began:>11.1f}")
+            age_files(lake)
+            for label, windowed in (("whole lake", False), ("new hours", True)):
+                since = datetime.now(UTC)  # the previous cycle started now: what lands next is new
+                added = add_minute(lake, seed=100 + size * 2 + windowed)
+                elapsed = cycle(settings, since if windowed else None, runner, args.slowest)
+                print(f"{raw_rows(lake):>12,}{added:>12,}{label:>14}{elapsed:>11.1f}")
+
+
+if __name__ == "__main__":
+    main()
