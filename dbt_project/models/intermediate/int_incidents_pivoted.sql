@@ -1,4 +1,6 @@
--- One row per incident: its 'active' and 'resolved' events side by side.
+-- One row per incident: its 'active' and 'resolved' events side by side. Where an incident's events
+-- disagree on what it is or where (a corrected report), the first report holds: the earliest event,
+-- then the first landed.
 with
 
 events as (
@@ -29,18 +31,33 @@ resolved as (
 
 ),
 
+reports as (
+
+    select
+        incident_id,
+        incident_type,
+        severity,
+        reported_by_vehicle_id,
+        lat,
+        lon,
+        route_km,
+        row_number() over (partition by incident_id order by event_time, ingested_at, event_id) as report_number
+    from events
+
+),
+
 details as (
 
     select
         incident_id,
-        max(incident_type) as incident_type,
-        max(severity) as severity,
-        max(reported_by_vehicle_id) as reported_by_vehicle_id,
-        max(lat) as lat,
-        max(lon) as lon,
-        max(route_km) as route_km
-    from events
-    group by incident_id
+        incident_type,
+        severity,
+        reported_by_vehicle_id,
+        lat,
+        lon,
+        route_km
+    from reports
+    where report_number = 1
 
 )
 
