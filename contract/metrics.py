@@ -36,20 +36,44 @@ class BatchRow:
 
 
 @dataclass(frozen=True)
-class DataLossRow:
-    """Offsets the job could not read, and what it did about them."""
+class OffsetGap:
+    """A partition whose checkpointed offset the broker can no longer serve."""
 
-    KIND: ClassVar[str] = "data_loss"
-    at: str
-    stream: str | None
     topic: str
     partition: int
     checkpoint_offset: int
     earliest_offset: int | None
     end_offset: int | None
     cause: str
-    lost_offsets: int | None  # None: unknown
+    lost_offsets: int | None  # None: unknown (the records behind the old offsets are gone)
+
+    def describe(self) -> str:
+        if self.end_offset is not None:
+            held = f"offsets {self.earliest_offset}..{self.end_offset}"
+        else:
+            held = "no such partition" if self.cause == "partition no longer exists" else "a re-created topic"
+        lost = f"{self.lost_offsets:,} offsets lost" if self.lost_offsets is not None else "unread offsets lost"
+        return (
+            f"topic {self.topic} partition {self.partition}: checkpoint at offset {self.checkpoint_offset}, "
+            f"broker holds {held} ({self.cause}; {lost})"
+        )
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(OffsetGap)}
+
+
+@dataclass(frozen=True)
+class DataLossRow(OffsetGap):
+    """A gap the job met, when, in which stream, and what it did about it."""
+
+    KIND: ClassVar[str] = "data_loss"
+    at: str
+    stream: str | None
     action: str  # e.g. "continued from the earliest available offset"
+
+    @property
+    def gap(self) -> OffsetGap:
+        return OffsetGap(**OffsetGap.as_dict(self))
 
 
 MetricsRow = BatchRow | DataLossRow

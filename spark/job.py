@@ -264,13 +264,12 @@ class DataLossEcho:
         self.reader = metrics.MetricsReader(metrics_file, from_end=True)
 
     def echo(self) -> None:
-        from spark.kafka_source import OffsetGap, data_loss_line
+        from spark.kafka_source import data_loss_line
 
         reports: dict[tuple, list] = {}
         for row in self.reader.read():
             if isinstance(row, metrics.DataLossRow):
-                gap = OffsetGap(**{k: getattr(row, k) for k in OffsetGap.__dataclass_fields__})
-                reports.setdefault((row.at, row.action), []).append(gap)
+                reports.setdefault((row.at, row.action), []).append(row.gap)
         for (_, action), gaps in reports.items():
             print(data_loss_line(gaps, action), file=sys.stderr, flush=True)
 

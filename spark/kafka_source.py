@@ -32,6 +32,7 @@ from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPart
 from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadLimit, ReadMaxRows, SupportsTriggerAvailableNow
 
 from contract import lake, metrics
+from contract.metrics import OffsetGap
 from kafkaclient.access import KafkaAccessError, topic_error
 from kafkaclient.clients import confluent_config, from_source_options
 from kafkaclient.settings import PLAINTEXT, KafkaSecurity
@@ -120,41 +121,6 @@ class BrokerView:
     earliest: dict[str, int]
     end: dict[str, int]
     topic_ids: dict[str, str]
-
-
-@dataclass(frozen=True)
-class OffsetGap:
-    """A partition whose checkpointed offset the broker can no longer serve."""
-
-    topic: str
-    partition: int
-    checkpoint_offset: int
-    earliest_offset: int | None
-    end_offset: int | None
-    cause: str
-    lost_offsets: int | None  # None: unknown (the records behind the old offsets are gone)
-
-    def describe(self) -> str:
-        if self.end_offset is not None:
-            held = f"offsets {self.earliest_offset}..{self.end_offset}"
-        else:
-            held = "no such partition" if self.cause == "partition no longer exists" else "a re-created topic"
-        lost = f"{self.lost_offsets:,} offsets lost" if self.lost_offsets is not None else "unread offsets lost"
-        return (
-            f"topic {self.topic} partition {self.partition}: checkpoint at offset {self.checkpoint_offset}, "
-            f"broker holds {held} ({self.cause}; {lost})"
-        )
-
-    def as_dict(self) -> dict:
-        return {
-            "topic": self.topic,
-            "partition": self.partition,
-            "checkpoint_offset": self.checkpoint_offset,
-            "earliest_offset": self.earliest_offset,
-            "end_offset": self.end_offset,
-            "cause": self.cause,
-            "lost_offsets": self.lost_offsets,
-        }
 
 
 def reconcile(start: Offsets, broker: BrokerView) -> tuple[dict[str, int], list[OffsetGap]]:

@@ -255,7 +255,7 @@ def test_the_status_line_and_table_sum_the_job_metrics() -> None:
     rows = [
         BatchRow(at, "vehicle", 3, input_rows=102, rows=100, quarantined=2, source_lag_records=18),
         BatchRow(at, "gps", 3, input_rows=80, rows=80, source_lag_records=0),
-        DataLossRow(at, "gps", "p_gps_data", 0, 10, 0, 5, "offsets moved back", None, "continued"),
+        DataLossRow("p_gps_data", 0, 10, 0, 5, "offsets moved back", None, at=at, stream="gps", action="continued"),
     ]
     assert [decode(encode(row)) for row in rows] == rows  # the file's rows read back as written
     board.update(rows)

@@ -1,1 +1,0 @@
-"""Fleet simulator and Kafka producer."""

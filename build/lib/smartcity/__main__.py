@@ -1,5 +1,0 @@
-import sys
-
-from smartcity.cli.main import main
-
-sys.exit(main())

@@ -1,1 +1,0 @@
-"""The ``smartcity`` command: ``main`` in main.py, one module per command."""

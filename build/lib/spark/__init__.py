@@ -1,1 +1,0 @@
-"""Spark Structured Streaming job: Kafka topics to the raw Parquet lake."""
