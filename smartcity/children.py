@@ -19,17 +19,17 @@ def _term_with_parent() -> None:
 PARENT_VARIABLE = "SMARTCITY_PARENT_PID"  # set for an isolated child: who it must not outlive
 
 
-def isolated() -> dict:
+def isolated(env: dict[str, str] | None = None) -> dict:
     """``Popen`` arguments for a child of the orchestrator: a new session, so a terminal's Ctrl-C
     reaches only the orchestrator, which stops its children in order; a SIGTERM when the
-    orchestrator dies, so a killed run leaves nothing running; and the orchestrator's pid in the
-    environment (see end_with_parent)."""
+    orchestrator dies, so a killed run leaves nothing running; and the orchestrator's pid in its
+    environment (``env``, or this process's; see end_with_parent)."""
     import os
 
     return {
         "start_new_session": True,
         "preexec_fn": _term_with_parent,
-        "env": {**os.environ, PARENT_VARIABLE: str(os.getpid())},
+        "env": {**(os.environ if env is None else env), PARENT_VARIABLE: str(os.getpid())},
     }
 
 

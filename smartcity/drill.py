@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import os
 import random
-import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,10 +28,10 @@ from ingestion.faults import FaultConfig
 from ingestion.fleet import FleetConfig
 from ingestion.producer import make_producer
 from ingestion.simulate import RunSummary, run
-from kafkaclient import settings as kafka_settings
 from smartcity.broker import EmbeddedBroker, ensure_topics, free_port
 from smartcity.config import Settings
 from smartcity.marts import build_and_export
+from smartcity.pipeline import JobProcess, own_environment, stream_command
 
 FLEET_GAP = timedelta(hours=4)  # event-time distance between the drill's fleets
 LATE_BY_S = 600.0  # late events arrive ten minutes after their event time
@@ -90,7 +87,7 @@ class Drill:
         )  # fmt: skip
         self.broker = EmbeddedBroker(port=free_port(), log_path=self.home / "tansu.log")
         self.rng = random.Random(config.seed)
-        self.job: subprocess.Popen | None = None
+        self.job: JobProcess | None = None
         self.restarts = 0
         start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
         self.fleets = [
@@ -100,7 +97,7 @@ class Drill:
 
     # -- the pieces ------------------------------------------------------------------------
 
-    def _started_job(self) -> subprocess.Popen:
+    def _started_job(self) -> JobProcess:
         assert self.job is not None, "the job is started before the fleets"
         return self.job
 
@@ -123,46 +120,18 @@ class Drill:
         fleet.summaries.append(summary)
         return summary
 
-    def _start_job(self, *extra: str) -> subprocess.Popen:
-        env = {**os.environ, "SMARTCITY_DATA_DIR": str(self.home), "SMARTCITY_TOPIC_PREFIX": self.settings.topic_prefix}
-        # The drill's own broker: plaintext on loopback, whatever Kafka the environment names.
-        for name in (
-            "KAFKA_BOOTSTRAP_SERVERS",
-            *kafka_settings.ENV_NAMES,
-            "SMARTCITY_LAKE_ROOT",
-            "SMARTCITY_CHECKPOINT_ROOT",
-        ):
-            env.pop(name, None)
-        command = [
-            sys.executable, "-m", "smartcity", "stream", "--bootstrap", self.broker.bootstrap,
-            "--no-fail-on-data-loss", "--max-offsets-per-trigger", "4000", "--trigger-seconds", "1", *extra,
-        ]  # fmt: skip
-        with (self.home / "job.log").open("ab") as out:
-            self.job = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    def _start_job(self) -> JobProcess:
+        options = ("--no-fail-on-data-loss", "--max-offsets-per-trigger", "4000", "--trigger-seconds", "1")
+        command = stream_command(self.broker.bootstrap, *options)
+        env = own_environment(self.home, self.settings.topic_prefix)  # the drill's own broker and folder
+        self.job = JobProcess(command, self.home / "job.log", env)
+        self.job.start()
         return self.job
 
-    def _kill_job(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._started_job().pid, signal.SIGKILL)
-        self._started_job().wait(30)
-
-    def _kill_mid_batch(self, timeout_s: float = 180) -> bool:
-        """SIGKILL the driver while a batch is being staged; False if none came within the timeout."""
-        lake_root, staging = Path(self.settings.lake_root), Path(self.settings.lake_root) / lake.STAGING
-        deadline = time.monotonic() + timeout_s
-        time.sleep(self.rng.uniform(0, 3))  # a random moment, then the next batch in flight
-        while time.monotonic() < deadline:
-            try:
-                in_flight = any(staging.glob("**/*.parquet"))
-            except FileNotFoundError:
-                in_flight = False
-            if in_flight and glob.glob(lake.files_glob(lake_root)):
-                self._kill_job()
-                return True
-            if self._started_job().poll() is not None:
-                return False
-            time.sleep(0.02)
-        return False
+    def _kill_mid_batch(self) -> bool:
+        """SIGKILL the driver at a random moment, then while the next batch is being staged."""
+        time.sleep(self.rng.uniform(0, 3))
+        return self._started_job().kill_mid_batch(self.settings.lake_root)
 
     def landed(self, fleet: DrillFleet) -> int:
         """Distinct events of ``fleet`` in the raw lake (each fleet has event times of its own)."""
@@ -219,12 +188,12 @@ class Drill:
             say(f"fleet 3: {third.summaries[0].sent:,} events sent to the new broker")
             say("draining: waiting until the job has landed the third fleet")
             self._wait_until_landed(third, restart=True)
-            self._started_job().send_signal(signal.SIGTERM)  # stops between batches
-            if self._started_job().wait(120) != 0:
-                say(f"the job exited with code {self._started_job().returncode}; see {self.home / 'job.log'}")
+            code = self._started_job().stop(120)  # the queries stop between batches
+            if code != 0:
+                say(f"the job exited with code {code}; see {self.home / 'job.log'}")
         finally:
-            if self.job is not None and self._started_job().poll() is None:
-                self._kill_job()
+            if self.job is not None and self.job.poll() is None:
+                self.job.kill()
             self.broker.stop()
         say("dbt build")
         built = build_and_export(self.settings)

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -32,12 +31,13 @@ from ingestion.fleet import FleetConfig
 from ingestion.producer import EventProducer, make_producer
 from ingestion.simulate import RunSummary, run
 from kafkaclient.settings import PLAINTEXT
-from smartcity import children, screen
+from smartcity import screen
 from smartcity.broker import EmbeddedBroker, ensure_topics, external_kafka
 from smartcity.config import Settings
 from smartcity.exporter import MetricsServer, RunMetrics, process_tree
 from smartcity.locking import exclusive
 from smartcity.marts import MartsRefresher
+from smartcity.pipeline import JobProcess, stream_command
 from smartcity.status import StatusBoard
 
 # Event-time span of a fleet run with no --duration, used to bound how far ahead of the wall
@@ -113,7 +113,7 @@ def job_command(
 ) -> list[str]:
     # An accelerated fleet runs ahead of the wall clock: (speedup - 1) seconds per wall second.
     lead = (speedup - 1) * (duration_s if duration_s else FLEET_SPAN_S / speedup)
-    command = [sys.executable, "-m", "smartcity", "stream", "--bootstrap", bootstrap, "--master", master]
+    command = stream_command(bootstrap, "--master", master)
     command += ["--max-event-time-ahead", str(MAX_CLOCK_SKEW_S + max(lead, 0))]
     if spark_log is not None:
         command += ["--spark-log", str(spark_log)]
@@ -144,7 +144,7 @@ class Orchestrator:
         self.stop_signal: int | None = None
         self.forced = False
         self.job_died = threading.Event()
-        self.job: subprocess.Popen | None = None
+        self.job: JobProcess | None = None
         self.broker: EmbeddedBroker | None = None
         self.security = PLAINTEXT
         self.metrics = MetricsTail.from_now(settings.metrics_file)
@@ -166,7 +166,7 @@ class Orchestrator:
         self.exported.failures = lambda: self.producer.stats.failed if self.producer else self.summary.failed
         self.exported.processes |= {
             "broker": lambda: {self.broker.process.pid} if self.broker and self.broker.process else set(),
-            "job": process_tree(lambda: self.job.pid if self.job else None),
+            "job": process_tree(lambda: self.job.process.pid if self.job and self.job.process else None),
         }
         self.metrics.listeners.append(self.exported.observe_rows)
         self.metrics_server: MetricsServer | None = None
@@ -219,16 +219,13 @@ class Orchestrator:
             if self.metrics_port is not None:
                 self.metrics_server = MetricsServer(self.exported, self.settings.bind_address, self.metrics_port)
                 say(f"Prometheus metrics at {self.metrics_server.url}")
-            with self.log_path.open("ab") as job_log:  # the job's logs, Spark's included
-                self.job = subprocess.Popen(
-                    job_command(
-                        bootstrap, self.broker is not None, self.speedup, self.duration_s, self.master, self.log_path
-                    ),
-                    stdout=job_log,
-                    stderr=subprocess.STDOUT,
-                    **children.isolated(),
-                )
-            say(f"spark job pid {self.job.pid} on {self.master}; lake {self.settings.lake_root}; logs {self.log_path}")
+            command = job_command(
+                bootstrap, self.broker is not None, self.speedup, self.duration_s, self.master, self.log_path
+            )
+            job = JobProcess(command, self.log_path, isolated=True)  # the job's logs, Spark's included
+            job.start()
+            self.job = job
+            say(f"spark job pid {job.pid} on {self.master}; lake {self.settings.lake_root}; logs {self.log_path}")
             self._start_display()
             threading.Thread(target=self._report, daemon=True).start()
             threading.Thread(target=self._watch, daemon=True).start()
@@ -245,7 +242,7 @@ class Orchestrator:
                 return 1
             self._drain()
             self._stop_job()
-            return 1 if self.job.returncode not in (0, None) else self._exit_code()
+            return 1 if self._started_job().poll() not in (0, None) else self._exit_code()
         except KeyboardInterrupt:
             if self.job_died.is_set():
                 return 1
@@ -260,7 +257,7 @@ class Orchestrator:
             if self.marts is not None:
                 self.marts.stop()
             if self.job is not None and self.job.poll() is None:
-                self._kill_job()
+                self.job.kill(10)
             if self.broker is not None:
                 say("stopping the broker")
                 self.broker.stop()
@@ -305,25 +302,15 @@ class Orchestrator:
             time.sleep(0.5)
             self.metrics.read()
 
-    def _started_job(self) -> subprocess.Popen:
+    def _started_job(self) -> JobProcess:
         assert self.job is not None, "the job is started before the fleet"
         return self.job
 
     def _stop_job(self) -> None:
         self.phase = "stopping"
         say("stopping the Spark job (queries stop between batches)")
-        self._started_job().send_signal(signal.SIGTERM)
-        try:
-            self._started_job().wait(90)
-        except subprocess.TimeoutExpired:
-            say("the Spark job did not stop within 90 s: killing it")
-            self._kill_job()
+        self._started_job().stop(90, on_timeout=lambda: say("the Spark job did not stop within 90 s: killing it"))
         self.metrics.read()
-
-    def _kill_job(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._started_job().pid, signal.SIGKILL)  # the driver and its JVM
-        self._started_job().wait(10)
 
     # -- watching --------------------------------------------------------------------------
 

@@ -11,13 +11,10 @@ memory and files must not grow (exit 1 if one does, or if the simulator stopped 
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
 import re
-import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -31,9 +28,9 @@ from ingestion.faults import FaultConfig
 from ingestion.fleet import FleetConfig
 from ingestion.producer import make_producer
 from ingestion.simulate import RunSummary, run
-from kafkaclient import settings as kafka_settings
 from smartcity.broker import EmbeddedBroker, ensure_topics
 from smartcity.config import Settings
+from smartcity.pipeline import JobProcess, own_environment, stream_command
 from smartcity.procfs import descendants, rss_bytes
 
 BROKER = "embedded broker"
@@ -177,7 +174,7 @@ class Soak:
                 latest[row.stream] = row.source_lag_records
         return sum(latest.values())
 
-    def _memory(self, job: subprocess.Popen) -> dict[str, float]:
+    def _memory(self, job: JobProcess) -> dict[str, float]:
         jvm = [p for p in descendants(job.pid) if "java" in _command(p)]
         workers = [p for p in descendants(job.pid) if p not in jvm and "python" in _command(p)]
         return {
@@ -195,18 +192,9 @@ class Soak:
         print(f"[soak] {self.duration_s:.0f} s in {self.home} (logs: job.log)", file=sys.stderr, flush=True)
         self.broker.start(isolated=True)
         ensure_topics(self.broker.bootstrap, "", 3)
-        env = {**os.environ, "SMARTCITY_DATA_DIR": str(self.home)}
-        for name in (  # the soak's own broker: plaintext on loopback, whatever Kafka the environment names
-            "KAFKA_BOOTSTRAP_SERVERS",
-            *kafka_settings.ENV_NAMES,
-            "SMARTCITY_LAKE_ROOT",
-            "SMARTCITY_CHECKPOINT_ROOT",
-            "SMARTCITY_TOPIC_PREFIX",
-        ):
-            env.pop(name, None)
-        command = [sys.executable, "-m", "smartcity", "stream", "--bootstrap", self.broker.bootstrap]
-        with (self.home / "job.log").open("ab") as out:
-            job = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        # The soak's own broker and data folder, whatever the environment names.
+        job = JobProcess(stream_command(self.broker.bootstrap), self.home / "job.log", own_environment(self.home))
+        job.start()
         stop = threading.Event()
         simulator = threading.Thread(target=self._simulate, args=(stop,), daemon=True)
         began = time.monotonic()
@@ -218,8 +206,8 @@ class Soak:
         sent_before, sampled_before = 0, began
         try:
             while not stop.wait(self.every_s) and time.monotonic() - began < self.duration_s:
-                if job.poll() is not None:
-                    raise RuntimeError(f"the Spark job exited with code {job.returncode}; see {self.home / 'job.log'}")
+                if (code := job.poll()) is not None:
+                    raise RuntimeError(f"the Spark job exited with code {code}; see {self.home / 'job.log'}")
                 if time.monotonic() - last_compaction >= 60:
                     compact(self.lake_root.as_uri(), grace=timedelta(0))
                     self.report.compactions += 1
@@ -247,12 +235,7 @@ class Soak:
                 )
         finally:
             stop.set()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(job.pid, signal.SIGTERM)
-            try:
-                job.wait(120)
-            except subprocess.TimeoutExpired:
-                os.killpg(job.pid, signal.SIGKILL)
+            job.stop(120)
             self.broker.stop()
         self.report.duration_s = time.monotonic() - began
         if self.report.stopped_early is None and self.report.duration_s < 0.95 * self.duration_s:

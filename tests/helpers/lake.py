@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 from pathlib import Path
 
 import duckdb
@@ -31,13 +30,3 @@ def count_rows(lake: Path, stream: str, zone: str = layout.RAW) -> tuple[int, in
         f"select count(*), count(distinct {key}) from read_parquet('{raw_glob(lake, stream, zone)}', "
         "hive_partitioning = true)"
     )[0]
-
-
-def batch_in_flight(lake: Path, committed_files: int = 1) -> bool:
-    """At least ``committed_files`` raw files are committed and a batch's files are being staged:
-    the moment to kill a driver or a worker mid-batch."""
-    try:
-        staging = any((lake / "_staging").glob("**/*.parquet"))
-    except FileNotFoundError:  # the job removed a staging folder while it was walked
-        staging = False
-    return staging and len(glob.glob(layout.files_glob(lake))) >= committed_files

@@ -18,10 +18,11 @@ from ingestion.fleet import FleetConfig
 from smartcity.broker import EmbeddedBroker, ensure_topics
 from smartcity.cluster import ClusterState, cluster_dir, master_json, read_state
 from smartcity.config import Settings
+from smartcity.pipeline import batch_in_flight
 from tests.conftest import START
 from tests.helpers.cli import smartcity
 from tests.helpers.kafka import produce
-from tests.helpers.lake import batch_in_flight, count_rows
+from tests.helpers.lake import count_rows
 from tests.helpers.launch import Launcher
 from tests.helpers.processes import descendants, listening
 

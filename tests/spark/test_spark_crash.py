@@ -10,9 +10,10 @@ from contract import BY_NAME, topic_name
 from contract.lake import files_glob
 from ingestion.fleet import FleetConfig
 from smartcity.broker import EmbeddedBroker, ensure_topics
+from smartcity.pipeline import batch_in_flight
 from tests.conftest import START
 from tests.helpers.kafka import produce
-from tests.helpers.lake import batch_in_flight, count_rows
+from tests.helpers.lake import count_rows
 from tests.helpers.launch import Launcher
 
 PREFIX = "crash_"
