@@ -17,10 +17,10 @@ from contract.project import packaged_dbt_project
 
 DATA_SETS = (
     "fct_vehicle_speed_hourly",
-    "agg_incidents_over_time",
-    "agg_route_heatmap",
-    "agg_weather_hourly",
-    "agg_pipeline_freshness",
+    "fct_incidents_hourly",
+    "fct_route_heatmap",
+    "fct_weather_hourly",
+    "fct_pipeline_freshness",
     "fct_speed_hourly",
 )
 QS_TYPES = {
@@ -152,7 +152,7 @@ class DataSet(QuickSightAsset):
     kind = "quicksight data set"
     arn_kind = "dataset"
     GEO_ROLES: ClassVar[dict[str, dict[str, str]]] = {
-        "agg_route_heatmap": {"cell_lat": "LATITUDE", "cell_lon": "LONGITUDE"}
+        "fct_route_heatmap": {"cell_lat": "LATITUDE", "cell_lon": "LONGITUDE"}
     }
 
     def __init__(self, stack: Stack, clients: Clients, mart: str, columns: list[tuple[str, str]]) -> None:

@@ -212,7 +212,7 @@ class DashboardData:
 
     def marts_as_of(self) -> datetime | None:
         """The landing time of the newest row the marts include: how far the marts on screen trail the lake."""
-        freshness = self._mart_table("agg_pipeline_freshness")
+        freshness = self._mart_table("fct_pipeline_freshness")
         if freshness is None or not len(freshness):
             return None
         newest = self._query("select max(latest_ingested_at) from freshness", freshness=freshness).iloc[0, 0]
@@ -222,10 +222,10 @@ class DashboardData:
         return newest if newest.tzinfo else newest.replace(tzinfo=UTC)  # marts keep UTC in plain timestamps
 
     def incidents_over_time(self) -> pd.DataFrame | None:
-        return self.mart("agg_incidents_over_time")
+        return self.mart("fct_incidents_hourly")
 
     def weather(self) -> pd.DataFrame | None:
-        return self.mart("agg_weather_hourly")
+        return self.mart("fct_weather_hourly")
 
     def heatmap(self) -> pd.DataFrame | None:
-        return self.mart("agg_route_heatmap")
+        return self.mart("fct_route_heatmap")

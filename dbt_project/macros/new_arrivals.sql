@@ -12,7 +12,7 @@
     wrong) can hold the increments back. The partitions are written into the SQL as literals:
     partition pruning needs constants. -#}
 {% macro new_arrivals(arrivals=none, stream=none, column='ingested_at', key='event_id') %}
-    {%- if is_incremental() and execute %}
+    {%- if smartcity_is_incremental() and execute %}
         {%- if var('offline_compile', false) %}
             {#- no warehouse to ask: any bound renders the same SQL -#}
             {%- set newest = modules.datetime.datetime(2026, 1, 1) %}

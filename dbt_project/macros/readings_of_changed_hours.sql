@@ -5,7 +5,7 @@
 -#}
 {% macro readings_of_changed_hours(readings) %}
     select * from {{ readings }}
-    {% if is_incremental() %}
+    {% if smartcity_is_incremental() %}
         where hour_start in (
             select landed.hour_start from {{ readings }} as landed
             where landed.ingested_at >= (

@@ -287,10 +287,10 @@ def test_sync_finds_every_hour_the_lake_holds(aws: MotoEndpoint) -> None:
 def test_the_heat_map_data_set_tags_its_cells_as_coordinates() -> None:
     from cloud.quicksight import DataSet, mart_columns
 
-    data_set = DataSet(make_stack(), Clients(REGION), "agg_route_heatmap", mart_columns()["agg_route_heatmap"])
+    data_set = DataSet(make_stack(), Clients(REGION), "fct_route_heatmap", mart_columns()["fct_route_heatmap"])
     request = data_set.request()
     table = request["PhysicalTableMap"]["mart"]["RelationalTable"]
-    assert (table["Schema"], table["Name"]) == ("smartcity_marts", "agg_route_heatmap")
+    assert (table["Schema"], table["Name"]) == ("smartcity_marts", "fct_route_heatmap")
     assert ("cell_lat", "DECIMAL") in [(c["Name"], c["Type"]) for c in table["InputColumns"]]
     tags = {
         t["TagColumnOperation"]["ColumnName"]: t["TagColumnOperation"]["Tags"][0]["ColumnGeographicRole"]

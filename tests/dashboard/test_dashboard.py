@@ -120,8 +120,8 @@ def test_history_panels_equal_the_warehouse(site: Site) -> None:
         expected = con.execute("""
             select hour_start, sum(avg_speed_kmh * readings) / sum(readings), sum(readings)
             from main_marts.fct_vehicle_speed_hourly group by 1 order by 1""").fetchall()
-        incidents = con.execute("select sum(incident_events) from main_marts.agg_incidents_over_time").fetchone()[0]
-        cells = con.execute("select count(*) from main_marts.agg_route_heatmap").fetchone()[0]
+        incidents = con.execute("select sum(incident_events) from main_marts.fct_incidents_hourly").fetchone()[0]
+        cells = con.execute("select count(*) from main_marts.fct_route_heatmap").fetchone()[0]
     finally:
         con.close()
     speed = site.data.speed_over_time()

@@ -208,7 +208,7 @@ def test_incident_counts_match_raw(warehouse: Warehouse) -> None:
 
 
 def test_freshness_mart_counts_every_table(warehouse: Warehouse) -> None:
-    rows = dict(mart(warehouse, "select raw_table, entries from main_marts.agg_pipeline_freshness"))
+    rows = dict(mart(warehouse, "select raw_table, entries from main_marts.fct_pipeline_freshness"))
     for stream in ("vehicle", "gps", "traffic", "weather", "emergency"):
         assert rows[stream] == query(f"select count(distinct event_id) from {raw(warehouse, stream)}")[0][0]
 
@@ -320,7 +320,7 @@ def test_docs_generate_and_serve_offline(warehouse: Warehouse, tmp_path: Path) -
     assert generated.returncode == 0, generated.stdout[-2000:]
     catalog = json.loads((PROJECT / "target" / "catalog.json").read_text())
     marts = {n["metadata"]["name"]: n for n in catalog["nodes"].values() if n["metadata"]["schema"] == "main_marts"}
-    assert {"fct_vehicle_speed_hourly", "agg_route_heatmap", "agg_pipeline_freshness", "dim_vehicles"} <= set(marts)
+    assert {"fct_vehicle_speed_hourly", "fct_route_heatmap", "fct_pipeline_freshness", "dim_vehicles"} <= set(marts)
     assert "avg_speed_kmh" in marts["fct_vehicle_speed_hourly"]["columns"]
     manifest = json.loads((PROJECT / "target" / "manifest.json").read_text())
     undocumented = []
@@ -416,7 +416,7 @@ def test_incremental_run_after_more_data_equals_a_full_rebuild(warehouse: Wareho
     tables = con.execute("""
         select schema_name, table_name from duckdb_tables()
         where database_name = 'inc' and schema_name in ('main_intermediate', 'main_marts')""").fetchall()
-    assert {"int_vehicle_readings_segmented", "int_vehicle_positions_unioned", "fct_vehicle_speed_hourly"} <= {
+    assert {"int_vehicle_readings_segmented", "int_gps_fixes_deduplicated", "fct_vehicle_speed_hourly"} <= {
         name for _, name in tables
     }
     for schema, name in tables:
@@ -464,15 +464,15 @@ def test_a_stream_with_no_events_yet_builds_empty_marts_beside_full_ones(warehou
             database,
             """
             select 'incidents', count(*) from main_marts.fct_incidents
-            union all select 'incidents_over_time', count(*) from main_marts.agg_incidents_over_time
+            union all select 'incidents_over_time', count(*) from main_marts.fct_incidents_hourly
             union all select 'speed', count(*) from main_marts.fct_vehicle_speed_hourly
-            union all select 'heatmap', count(*) from main_marts.agg_route_heatmap
-            union all select 'weather', count(*) from main_marts.agg_weather_hourly""",
+            union all select 'heatmap', count(*) from main_marts.fct_route_heatmap
+            union all select 'weather', count(*) from main_marts.fct_weather_hourly""",
         )
     )
     assert counts["incidents"] == counts["incidents_over_time"] == 0
     assert min(counts["speed"], counts["heatmap"], counts["weather"]) > 0
-    freshness = dict(mart(database, "select raw_table, entries from main_marts.agg_pipeline_freshness"))
+    freshness = dict(mart(database, "select raw_table, entries from main_marts.fct_pipeline_freshness"))
     assert freshness["emergency"] == 0 and freshness["vehicle"] > 0
 
 

@@ -22,8 +22,7 @@ types as (
     select
         vehicle_id,
         max(vehicle_type) as vehicle_type
-    from {{ ref('int_vehicle_positions_unioned') }}
-    where position_source = 'gps'
+    from {{ ref('int_gps_fixes_deduplicated') }}
     group by vehicle_id
 
 )

@@ -8,8 +8,8 @@ positions as (
         {{ grid_cell('lon') }} as cell_lon,
         vehicle_id,
         speed_kmh
-    from {{ ref('int_vehicle_positions_unioned') }}
-    where position_source = 'telemetry' and is_on_route
+    from {{ ref('int_vehicle_readings_segmented') }}
+    where is_on_route
 
 ),
 

@@ -2,7 +2,7 @@
 -- are counted in their incremental copies, the others in staging.
 {% set tables = [
     ('vehicle', 'int_vehicle_readings_segmented', none),
-    ('gps', 'int_vehicle_positions_unioned', "position_source = 'gps'"),
+    ('gps', 'int_gps_fixes_deduplicated', none),
     ('traffic', 'stg_smartcity__camera_sightings', none),
     ('weather', 'stg_smartcity__weather_observations', none),
     ('emergency', 'stg_smartcity__incident_events', none),

@@ -1,0 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail'
+    )
+}}
+
+-- GPS fixes, de-duplicated once: a table copied incrementally from staging (macro new_arrivals), so
+-- the marts over millions of fixes read it instead of re-running the staging de-duplication.
+select
+    event_id,
+    vehicle_id,
+    vehicle_type,
+    event_time,
+    lat,
+    lon,
+    speed_kmh,
+    is_on_route,
+    ingested_at
+from {{ ref('stg_smartcity__gps_fixes') }}
+{{ new_arrivals(ref('stg_smartcity__lake_arrivals'), 'gps') }}
