@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from contract.events import BY_NAME
+
+T = TypeVar("T", int, float)
 
 
 class Parser(argparse.ArgumentParser):
@@ -29,14 +31,23 @@ def positive(kind: type) -> Callable[[str], float | int]:
     return parse
 
 
-def rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
+def between(kind: Callable[[str], T], low: T, high: T, noun: str) -> Callable[[str], T]:
+    """An argparse type: a ``kind`` value from ``low`` to ``high``, or one clear line."""
+
+    def parse(text: str) -> T:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {noun}: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, got {value}")
+        return value
+
+    parse.__name__ = noun
+    return parse
+
+
+rate = between(float, 0.0, 1.0, "number")
 
 
 def utc_datetime(text: str) -> datetime:
@@ -56,14 +67,7 @@ def streams(text: str) -> tuple[str, ...]:
     return names
 
 
-def port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {value}")
-    return value
+port = between(int, 0, 65535, "port number")
 
 
 def add_metrics_port(parser: argparse.ArgumentParser) -> None:
