@@ -30,3 +30,14 @@
     {%- set found = run_query("select count(*) from glob('" ~ smartcity_raw_files(stream) ~ "')") -%}
     {{ return(found.columns[0].values()[0] > 0) }}
 {% endmacro %}
+
+{#- The columns of a raw table, from the generated sources YAML (the contract), one per line: a base
+    model lists them instead of `select *`. -#}
+{% macro smartcity_source_columns(stream) %}
+    {%- set node = (graph.get('sources') or {}).get('source.smartcity.smartcity.' ~ stream) if execute else none -%}
+    {%- if node is none -%}
+        *
+    {%- else -%}
+        {{ node.columns.keys() | join(',\n    ') }}
+    {%- endif -%}
+{% endmacro %}

@@ -5,7 +5,7 @@
     files of one micro-batch become visible one by one. Staging keeps the first landed copy of each
     event, so a later copy of an event already copied never shows up.
 
-    Driven by arrival, not by event time: with `arrivals` (the stg_smartcity__lake_arrivals
+    Driven by arrival, not by event time: with `arrivals` (the int_lake_arrivals_unioned
     relation) and `stream`, it first asks which lake partitions (event_date, event_hour) received
     rows since then, and reads only those, whatever their age: a vehicle that uploads hours of
     buffered readings lands them in their own hours on the next run, and no event time (however

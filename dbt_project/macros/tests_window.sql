@@ -39,18 +39,29 @@
 {%- endmacro %}
 
 {#- The streams a relation of the staging folder holds rows of: a source is one stream; a model, the
-    sources it selects from. -#}
+    sources it selects from, through its base model. -#}
 {% macro smartcity_streams_of(relation) %}
     {%- if relation.identifier in smartcity_streams() -%}
         {%- do return([relation.identifier]) -%}
     {%- endif -%}
     {%- set streams = [] -%}
+    {%- set pending = [] -%}
     {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.alias == relation.identifier -%}
-        {%- for parent in node.depends_on.nodes if parent.startswith('source.') -%}
-            {%- do streams.append(parent.split('.')[-1]) -%}
+        {%- do pending.extend(node.depends_on.nodes) -%}
+    {%- endfor -%}
+    {#- (a breadth-first walk up to the sources: Jinja has no while, the chain is two models long) -#}
+    {%- for _ in range(3) -%}
+        {%- set parents = pending[:] -%}
+        {%- do pending.clear() -%}
+        {%- for parent in parents -%}
+            {%- if parent.startswith('source.') -%}
+                {%- do streams.append(parent.split('.')[-1]) -%}
+            {%- elif parent in graph.nodes -%}
+                {%- do pending.extend(graph.nodes[parent].depends_on.nodes) -%}
+            {%- endif -%}
         {%- endfor -%}
     {%- endfor -%}
-    {%- do return(streams) -%}
+    {%- do return(streams | unique | list) -%}
 {% endmacro %}
 
 {#- `(event_date = ... and event_hour in (...)) or ...` over the streams' new partitions; `1 = 0`

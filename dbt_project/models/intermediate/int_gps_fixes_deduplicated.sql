@@ -19,4 +19,4 @@ select
     is_on_route,
     ingested_at
 from {{ ref('stg_smartcity__gps_fixes') }}
-{{ new_arrivals(ref('stg_smartcity__lake_arrivals'), 'gps') }}
+{{ new_arrivals(ref('int_lake_arrivals_unioned'), 'gps') }}

@@ -26,4 +26,4 @@ select
     fuel_type,
     ingested_at
 from {{ ref('stg_smartcity__vehicle_readings') }}
-{{ new_arrivals(ref('stg_smartcity__lake_arrivals'), 'vehicle') }}
+{{ new_arrivals(ref('int_lake_arrivals_unioned'), 'vehicle') }}

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ lake_source(source('smartcity', 'traffic')) }}
+    select * from {{ ref('base_smartcity__traffic') }}
 
 ),
 
