@@ -1,9 +1,8 @@
 """Keep the marts current while the stream runs, and hand them to the dashboard as files.
 
 Every ``SMARTCITY_MARTS_EVERY`` seconds ``smartcity up`` runs an incremental ``dbt build`` in this
-process (dbtRunner: dbt's ~3 s start-up is paid once), its data tests over the lake partitions that
-received rows since the previous good build (the first build of a run tests every row), then copies
-every mart to
+process (dbtRunner: dbt's ~3 s start-up is paid once), its data tests over what arrived since the
+previous good build (the first build of a run tests every row), then copies every mart to
 ``<lake>/_marts/<mart>.parquet`` under a hidden name and renames it into place. DuckDB lets one
 process write a database file or several read it, never both: the dashboard reads only these
 Parquet copies, so a build in progress can never lock it out or show it a half-written table.
@@ -108,9 +107,9 @@ def new_partitions(lake_root: str, since: datetime) -> dict[str, dict[str, list[
 
 def build_and_export(settings: Settings, runner: Any = None, tests_since: datetime | None = None) -> bool:
     """One incremental build of the warehouse and an export of its marts; False (and one log
-    line) when dbt failed, e.g. before the stream landed anything. With ``tests_since``, the data
-    tests of the sources and staging read only the partitions that received rows since then (the
-    refresher's previous good build): its cost follows what arrived, not what is stored."""
+    line) when dbt failed, e.g. before the stream landed anything. With ``tests_since`` (the start of
+    the refresher's previous good build), the data tests read only what arrived since then
+    (dbt_project/macros/tests_window.sql): their cost follows the arrivals, not what is stored."""
     from dbt.cli.main import dbtRunner
 
     runner = runner or dbtRunner()
