@@ -20,6 +20,7 @@ from contract.events import EVENT_TYPES, EventType, Field
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "contract" / "schemas"
 DBT_SOURCES = ROOT / "dbt_project" / "models" / "staging" / "smartcity" / "_smartcity__sources.yml"
+DBT_BASE_MODELS = ROOT / "dbt_project" / "models" / "staging" / "smartcity" / "base" / "_smartcity__base_models.yml"
 DBT_LAKE_MACROS = ROOT / "dbt_project" / "macros" / "lake_layout.sql"
 DBT_LAKE_ROOT = "env_var('SMARTCITY_LAKE_ROOT', '../data/lake')"
 
@@ -65,18 +66,39 @@ def json_schema(et: EventType) -> dict:
     }
 
 
+def raw_columns(et: EventType) -> list[dict]:
+    """The columns of a raw table: the event's fields, then what the job adds."""
+    columns = [
+        {
+            "name": f.name,
+            "data_type": PARQUET_TYPES[f.type],
+            "description": f.description + (f" Unit: {f.unit}." if f.unit else ""),
+        }
+        for f in et.fields
+    ]
+    return columns + [{"name": n, "data_type": t, "description": d} for n, t, d in KAFKA_COLUMNS]
+
+
+def dbt_base_models() -> dict:
+    """The base models (one per raw table, every landed copy): their columns are the raw table's."""
+    return {
+        "version": 2,
+        "models": [
+            {
+                "name": f"base_smartcity__{et.name}",
+                "description": f"{et.description} The raw table as the lake holds it, every landed copy of every "
+                "event: what its staging model de-duplicates, and where the incremental models find the arrivals.",
+                "columns": [{k: v for k, v in c.items() if k != "data_type"} for c in raw_columns(et)],
+            }
+            for et in EVENT_TYPES
+        ],
+    }
+
+
 def dbt_sources() -> dict:
     tables = []
     for et in EVENT_TYPES:
-        columns = [
-            {
-                "name": f.name,
-                "data_type": PARQUET_TYPES[f.type],
-                "description": f.description + (f" Unit: {f.unit}." if f.unit else ""),
-            }
-            for f in et.fields
-        ]
-        columns += [{"name": n, "data_type": t, "description": d} for n, t, d in KAFKA_COLUMNS]
+        columns = raw_columns(et)
         rules = {
             "not_null": list(et.field_names),
             "ranges": {
@@ -134,6 +156,7 @@ def rendered() -> dict[Path, str]:
     files = {SCHEMA_DIR / f"{et.name}.schema.json": json.dumps(json_schema(et), indent=2) + "\n" for et in EVENT_TYPES}
     header = "# GENERATED from contract/events.py by `python -m contract.generate`: do not edit.\n"
     files[DBT_SOURCES] = header + yaml.safe_dump(dbt_sources(), sort_keys=False, width=120)
+    files[DBT_BASE_MODELS] = header + yaml.safe_dump(dbt_base_models(), sort_keys=False, width=120)
     files[DBT_LAKE_MACROS] = dbt_lake_macros()
     return files
 
