@@ -1,0 +1,96 @@
+"""Which Iceberg catalog holds the lake's tables, and making the tables in it.
+
+One setting picks the catalog (``SMARTCITY_CATALOG``, read by the shell's settings):
+
+- ``sqlite:///<path>``: pyiceberg's SQL catalog on a SQLite file, no server (the local default,
+  ``<data>/catalog.db``);
+- ``postgresql+psycopg2://<user>@<host>/<db>``: the same SQL catalog on PostgreSQL, which every
+  container of the cluster reaches (the password comes from ``PGPASSWORD`` or ``~/.pgpass``);
+- ``glue``: AWS Glue (tables of type ICEBERG, read natively by Athena and Redshift Spectrum).
+
+The warehouse is the lake root (a folder or ``s3://``); a table lives at ``<root>/<zone>/<stream>``
+(``data/`` and ``metadata/`` under it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.table import Table
+
+from contract import lake
+from contract.errors import InvalidSetting
+from lakehouse.tables import NAMESPACE, PROPERTIES, LakeTable, lake_tables
+
+SCHEMES = ("sqlite", "postgresql", "glue")
+
+
+@dataclass(frozen=True)
+class CatalogConfig:
+    uri: str  # sqlite:///..., postgresql+psycopg2://..., or glue
+    warehouse: str  # the lake root
+    properties: dict[str, str] = field(default_factory=dict)  # s3.endpoint, glue.region, ...
+
+    @property
+    def kind(self) -> str:
+        scheme = self.uri.split(":", 1)[0].split("+", 1)[0].lower()
+        if scheme not in SCHEMES:
+            raise InvalidSetting(
+                f"SMARTCITY_CATALOG: unsupported catalog {self.uri!r} (use sqlite:///<file>, postgresql://..., or glue)"
+            )
+        return scheme
+
+
+def open_catalog(config: CatalogConfig) -> Catalog:
+    warehouse = config.warehouse.replace("s3a://", "s3://", 1)
+    if config.kind == "glue":
+        from pyiceberg.catalog.glue import GlueCatalog
+
+        # glue.skip-archive (pyiceberg's default, kept explicit): no table version per commit.
+        return GlueCatalog(NAMESPACE, **{"warehouse": warehouse, "glue.skip-archive": "true", **config.properties})
+    from pyiceberg.catalog.sql import SqlCatalog
+    from sqlalchemy.exc import OperationalError
+
+    if config.kind == "sqlite":
+        from pathlib import Path
+
+        Path(config.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    properties = {"uri": config.uri, "warehouse": warehouse, **config.properties}
+    try:
+        return SqlCatalog(NAMESPACE, **properties)
+    except OperationalError:  # two processes made the catalog's own tables at once: they exist now
+        return SqlCatalog(NAMESPACE, **properties)
+
+
+def table_location(warehouse: str, table: LakeTable) -> str:
+    return lake.stream_dir(warehouse.replace("s3a://", "s3://", 1).rstrip("/"), table.zone, table.stream)
+
+
+def ensure_tables(catalog: Catalog, warehouse: str, streams: tuple[str, ...] = lake.STREAMS) -> dict[LakeTable, Table]:
+    """Load the tables of ``streams``, creating the namespace and any missing table."""
+    if not catalog.namespace_exists(NAMESPACE):
+        try:
+            catalog.create_namespace(NAMESPACE)
+        except Exception:  # another process made it meanwhile (a SQL catalog says so by a constraint)
+            if not catalog.namespace_exists(NAMESPACE):
+                raise
+    tables = {}
+    for spec in lake_tables(streams):
+        try:
+            tables[spec] = catalog.load_table(spec.identifier)
+            continue
+        except NoSuchTableError:
+            pass
+        try:
+            tables[spec] = catalog.create_table(
+                spec.identifier,
+                schema=spec.schema(),
+                location=table_location(warehouse, spec),
+                partition_spec=spec.partition_spec(),
+                properties=PROPERTIES,
+            )
+        except TableAlreadyExistsError:  # made meanwhile by another process
+            tables[spec] = catalog.load_table(spec.identifier)
+    return tables

@@ -1,0 +1,73 @@
+"""The same tables and commits on an object store (moto's S3 server) with the SQL catalog, and in AWS Glue (moto)."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from contract.errors import InvalidSetting
+from lakehouse.catalogs import CatalogConfig, ensure_tables, open_catalog
+from lakehouse.commit import append_batch
+from lakehouse.rewrite import compact_table
+from lakehouse.snapshot import current_paths
+from tests.helpers.aws import REGION, MotoEndpoint, moto_endpoint
+from tests.lakehouse.conftest import GPS, stage_file
+
+BUCKET = "lake"
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[MotoEndpoint]:
+    with moto_endpoint() as endpoint:
+        yield endpoint
+
+
+def _properties(endpoint: MotoEndpoint) -> dict[str, str]:
+    return {
+        "s3.endpoint": endpoint.url,
+        "s3.region": REGION,
+        "s3.access-key-id": "testing",
+        "s3.secret-access-key": "testing",
+    }
+
+
+def _exactly_once_on(table) -> None:
+    import pyarrow.parquet as pq
+
+    for batch in range(3):
+        assert append_batch(table, [stage_file(table, range(batch * 10, batch * 10 + 10))], "q", batch)
+    assert not append_batch(table, [stage_file(table, range(20, 30))], "q", 2)
+    rows = sum(pq.read_metadata(table.io.new_input(p).open()).num_rows for p in current_paths(table))
+    assert rows == 30
+    from datetime import UTC, datetime
+
+    assert compact_table(table, now=datetime(2026, 3, 2, tzinfo=UTC))[0].committed
+    assert len(current_paths(table)) == 1
+
+
+def test_sql_catalog_with_the_lake_on_s3(s3: MotoEndpoint, tmp_path: Path) -> None:
+    s3.client("s3").create_bucket(Bucket=BUCKET)
+    config = CatalogConfig(f"sqlite:///{tmp_path}/catalog.db", f"s3a://{BUCKET}/sql", _properties(s3))
+    table = ensure_tables(open_catalog(config), config.warehouse, ("gps",))[GPS]
+    assert table.location() == f"s3://{BUCKET}/sql/raw/gps"
+    _exactly_once_on(table)
+
+
+def test_glue_catalog_tables_are_iceberg_tables(s3: MotoEndpoint) -> None:
+    s3.client("s3").create_bucket(Bucket=f"{BUCKET}-glue")
+    properties = {**_properties(s3), "glue.endpoint": s3.url, "glue.region": REGION}
+    properties |= {"glue.access-key-id": "testing", "glue.secret-access-key": "testing"}
+    config = CatalogConfig("glue", f"s3://{BUCKET}-glue/lake", properties)
+    table = ensure_tables(open_catalog(config), config.warehouse, ("gps",))[GPS]
+    glue = s3.client("glue")
+    described = glue.get_table(DatabaseName="smartcity", Name="gps")["Table"]
+    assert described["Parameters"]["table_type"] == "ICEBERG"
+    before = described["Parameters"]["metadata_location"]
+    _exactly_once_on(table)
+    after = glue.get_table(DatabaseName="smartcity", Name="gps")["Table"]["Parameters"]["metadata_location"]
+    assert after != before and after == table.metadata_location
+
+
+def test_an_unknown_catalog_is_one_clear_error() -> None:
+    with pytest.raises(InvalidSetting, match="SMARTCITY_CATALOG: unsupported catalog 'hive://x'"):
+        open_catalog(CatalogConfig("hive://x", "/tmp/lake"))
