@@ -22,7 +22,6 @@ SCHEMA_DIR = ROOT / "contract" / "schemas"
 DBT_SOURCES = ROOT / "dbt_project" / "models" / "staging" / "smartcity" / "_smartcity__sources.yml"
 DBT_BASE_MODELS = ROOT / "dbt_project" / "models" / "staging" / "smartcity" / "base" / "_smartcity__base_models.yml"
 DBT_LAKE_MACROS = ROOT / "dbt_project" / "macros" / "lake_layout.sql"
-DBT_LAKE_ROOT = "env_var('SMARTCITY_LAKE_ROOT', '../data/lake')"
 
 _JSON_TYPES = {"string": "string", "double": "number", "integer": "integer", "timestamp": "string"}
 # Types of the columns as the Spark job writes them to Parquet (see spark/parse.py).
@@ -106,15 +105,10 @@ def dbt_sources() -> dict:
             },
             "accepted_values": {f.name: list(f.enum) for f in et.fields if f.enum is not None},
         }
-        raw_files = lake.files_glob("{{ " + DBT_LAKE_ROOT + " }}", lake.RAW, et.name)
         tables.append(
             {
                 "name": et.name,
                 "description": f"{et.description} Raw, as landed by the Spark job from topic {et.topic}.",
-                "config": {
-                    # dbt-duckdb reads the lake directly; Athena and Redshift Spectrum read the catalog table.
-                    "external_location": f"read_parquet('{raw_files}', hive_partitioning = true)",
-                },
                 # Every rule of the contract, checked on what landed in one scan of the table.
                 "data_tests": [{"matches_contract": {"arguments": rules}}],
                 "columns": columns,
@@ -127,7 +121,11 @@ def dbt_sources() -> dict:
                 "name": "smartcity",
                 "description": "Raw events in the lake, landed exactly once per Kafka offset by the Spark job. "
                 "GENERATED from contract/events.py by `python -m contract.generate`: do not edit.",
-                "schema": "{{ env_var('SMARTCITY_RAW_SCHEMA', 'smartcity_raw') }}",
+                # On DuckDB the views of the tables' snapshots that lakehouse/dbt_duckdb.py makes; in the
+                # warehouses the Iceberg tables of the Glue database.
+                "schema": "{{ '"
+                + lake.DUCKDB_LAKE
+                + "' if target.type == 'duckdb' else env_var('SMARTCITY_RAW_SCHEMA', 'smartcity_raw') }}",
                 "config": {
                     "loaded_at_field": "ingested_at",
                     "freshness": {
@@ -142,13 +140,11 @@ def dbt_sources() -> dict:
 
 
 def dbt_lake_macros() -> str:
-    """The lake layout for dbt's Jinja: the streams, and the raw files of one."""
-    root, stream = "' ~ " + DBT_LAKE_ROOT + " ~ '", "' ~ stream ~ '"
-    glob = ("'" + lake.files_glob(root, lake.RAW, stream) + "'").removeprefix("'' ~ ")
+    """The lake for dbt's Jinja: the streams, and the DuckDB view of one stream's raw table."""
     return (
         "{#- GENERATED from contract/lake.py by `python -m contract.generate`: do not edit. -#}\n"
         f"{{% macro smartcity_streams() %}}{{{{ return({list(lake.STREAMS)!r}) }}}}{{% endmacro %}}\n\n"
-        f"{{% macro smartcity_raw_files(stream) %}}{{{{ return({glob}) }}}}{{% endmacro %}}\n"
+        f"{{% macro smartcity_raw_view(stream) %}}{{{{ return('{lake.DUCKDB_LAKE}.' ~ stream) }}}}{{% endmacro %}}\n"
     )
 
 

@@ -42,6 +42,8 @@ PARTITION_COLUMN_TYPES = (
     ("event_hour", "integer", "Partition column: UTC hour of event_time."),
 )
 STREAMS = tuple(BY_NAME)
+# The schema of the DuckDB warehouse in which dbt sees each table's current snapshot as a view.
+DUCKDB_LAKE = "smartcity_lake"
 
 
 def stream_dir(root: str | Path, zone: str, stream: str) -> str:

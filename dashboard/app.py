@@ -27,7 +27,7 @@ if not lake_root:
         "Start the dashboard with `make dashboard` (or `smartcity dashboard`): it tells the page where the lake is."
     )
     st.stop()
-data = DashboardData(str(lake_root), os.environ.get("SMARTCITY_DUCKDB_PATH"))
+data = DashboardData(str(lake_root), os.environ.get("SMARTCITY_DUCKDB_PATH"), os.environ.get("SMARTCITY_CATALOG"))
 live = st.query_params.get("refresh", "on") != "off"
 
 st.title("City traffic: Boston to New York")

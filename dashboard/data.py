@@ -1,7 +1,7 @@
 """What the dashboard shows, as plain data: one method per panel, DuckDB over files only.
 
-Panels about now (KPIs, positions, pipeline health) read the newest partitions of the raw lake and
-the job's metrics file. Panels about history read the marts from the warehouse, read-only, however
+Panels about now (KPIs, positions, pipeline health) read the newest hours of the raw tables'
+current Iceberg snapshots (the files the catalog lists, never a folder) and the job's metrics file. Panels about history read the marts from the warehouse, read-only, however
 they were built (`dbt run`, `dbt build`, `make stream`); while a writer holds the warehouse (DuckDB
 lets one process write a database file or several read it, never both: `make stream`'s refresher
 keeps it open), they read the Parquet copies the refresher writes after each build (smartcity/marts.py),
@@ -42,17 +42,25 @@ class Kpis:
 
 
 class DashboardData:
-    def __init__(self, lake_root: str | Path, warehouse: str | Path | None = None) -> None:
+    def __init__(self, lake_root: str | Path, warehouse: str | Path | None = None, catalog: str | None = None) -> None:
+        from lakehouse.catalogs import CatalogConfig, default_catalog
+
         self.root = Path(lake_root)
         self.warehouse = Path(warehouse) if warehouse else None
+        self.catalog = CatalogConfig(catalog or default_catalog(str(lake_root)), str(lake_root))
 
     # -- helpers ---------------------------------------------------------------------------
 
     def _files(self, stream: str, zone: str = lake.RAW, hours: int | None = RECENT_HOURS) -> list[str]:
-        folders = lake.partition_folders(self.root, zone, stream)
-        if hours is not None:
-            folders = folders[-hours:]
-        return [str(f) for folder in folders for f in sorted(folder.glob("*.parquet"))]
+        """The data files of the newest ``hours`` event hours in the table's current snapshot."""
+        from lakehouse.snapshot import iso_day, live_files, load_table, local_path
+
+        by_hour: dict[tuple[str, int], list[str]] = {}
+        for data_file in live_files(load_table(self.catalog, zone, stream)):
+            hour = (iso_day(data_file.partition[0]), int(data_file.partition[1]))
+            by_hour.setdefault(hour, []).append(local_path(data_file.file_path))
+        newest = sorted(by_hour)[-hours:] if hours is not None else sorted(by_hour)
+        return [path for hour in newest for path in sorted(by_hour[hour])]
 
     def _query(self, sql: str, params: list | None = None, **tables: pa.Table) -> pd.DataFrame:
         con = duckdb.connect()

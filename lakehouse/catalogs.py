@@ -15,6 +15,7 @@ The warehouse is the lake root (a folder or ``s3://``); a table lives at ``<root
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
@@ -43,8 +44,24 @@ class CatalogConfig:
         return scheme
 
 
+CATALOG_FILE = "catalog.db"
+
+
+def default_catalog(lake_root: str) -> str:
+    """A local lake's own SQLite catalog, ``<lake>/catalog.db``: the folder is the whole lake."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(lake_root)
+    if parsed.scheme not in ("", "file"):
+        raise InvalidSetting(
+            f"SMARTCITY_CATALOG: a lake on {parsed.scheme}:// needs a catalog every process reaches "
+            "(sqlite:///<file>, postgresql://... or glue)"
+        )
+    return f"sqlite:///{Path(parsed.path if parsed.scheme else lake_root).absolute()}/{CATALOG_FILE}"
+
+
 def open_catalog(config: CatalogConfig) -> Catalog:
-    warehouse = config.warehouse.replace("s3a://", "s3://", 1)
+    warehouse = warehouse_uri(config.warehouse)
     if config.kind == "glue":
         from pyiceberg.catalog.glue import GlueCatalog
 
@@ -54,8 +71,6 @@ def open_catalog(config: CatalogConfig) -> Catalog:
     from sqlalchemy.exc import OperationalError
 
     if config.kind == "sqlite":
-        from pathlib import Path
-
         Path(config.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     properties = {"uri": config.uri, "warehouse": warehouse, **config.properties}
     try:
@@ -64,8 +79,15 @@ def open_catalog(config: CatalogConfig) -> Catalog:
         return SqlCatalog(NAMESPACE, **properties)
 
 
+def warehouse_uri(warehouse: str) -> str:
+    """One spelling of the lake root for the catalog: ``file:///<absolute>`` or ``s3://...``."""
+    if "://" not in warehouse:
+        return Path(warehouse).absolute().as_uri()
+    return warehouse.replace("s3a://", "s3://", 1).rstrip("/")
+
+
 def table_location(warehouse: str, table: LakeTable) -> str:
-    return lake.stream_dir(warehouse.replace("s3a://", "s3://", 1).rstrip("/"), table.zone, table.stream)
+    return lake.stream_dir(warehouse_uri(warehouse), table.zone, table.stream)
 
 
 def ensure_tables(catalog: Catalog, warehouse: str, streams: tuple[str, ...] = lake.STREAMS) -> dict[LakeTable, Table]:

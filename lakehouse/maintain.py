@@ -17,9 +17,14 @@ from datetime import UTC, datetime, timedelta
 import pyarrow.fs as pafs
 from pyiceberg.table import Table
 
+from lakehouse.catalogs import CatalogConfig, ensure_tables, open_catalog
 from lakehouse.commit import QUERY_ID, with_retries
 
 log = logging.getLogger("smartcity.maintain")
+
+# Snapshots a reader or a time-travel query may still want; files written for a commit not made yet.
+RETENTION = timedelta(minutes=30)
+ORPHAN_AGE = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +116,13 @@ def maintain(
         "found" if dry_run else "deleted",
     )
     return result
+
+
+def maintain_lake(
+    config: CatalogConfig,
+    retention: timedelta = RETENTION,
+    orphan_age: timedelta = ORPHAN_AGE,
+    dry_run: bool = False,
+) -> list[Maintenance]:
+    tables = ensure_tables(open_catalog(config), config.warehouse)
+    return [maintain(table, retention, orphan_age, dry_run=dry_run) for table in tables.values()]

@@ -23,8 +23,9 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
 from contract import lake
+from lakehouse.catalogs import CatalogConfig, ensure_tables, open_catalog
 from lakehouse.commit import OPERATION, data_files, with_retries
-from lakehouse.snapshot import live_files
+from lakehouse.snapshot import iso_day, live_files
 
 log = logging.getLogger("smartcity.compact")
 
@@ -33,7 +34,7 @@ KAFKA_KEY = ("kafka_topic", "kafka_partition", "kafka_offset")
 
 @dataclass(frozen=True, slots=True)
 class HourCompaction:
-    table: str
+    table: str  # the table's name: "vehicle", "quarantine_vehicle"
     event_date: date
     event_hour: int
     files_in: int
@@ -53,9 +54,7 @@ def hours_to_compact(
     """The closed hours with at least ``min_files`` live files, and those files."""
     by_hour: dict[tuple[date, int], list[DataFile]] = {}
     for data_file in live_files(table):
-        day, hour = data_file.partition[0], data_file.partition[1]
-        if isinstance(day, int):  # Iceberg keeps dates as days since the epoch
-            day = date(1970, 1, 1) + timedelta(days=day)
+        day, hour = date.fromisoformat(iso_day(data_file.partition[0])), data_file.partition[1]
         by_hour.setdefault((day, hour), []).append(data_file)
     return {
         key: files for key, files in sorted(by_hour.items()) if len(files) >= min_files and _closed(*key, now, grace)
@@ -140,4 +139,22 @@ def compact_table(
             "" if result.committed or dry_run else " (not committed)",
         )
         done.append(result)
+    return done
+
+
+def compact_lake(
+    config: CatalogConfig,
+    zones: tuple[str, ...] = lake.ZONES,
+    streams: tuple[str, ...] = lake.STREAMS,
+    grace: timedelta = timedelta(minutes=60),
+    min_files: int = 2,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> list[HourCompaction]:
+    """``smartcity compact``: every table of ``zones`` and ``streams``. Safe while the stream runs."""
+    tables = ensure_tables(open_catalog(config), config.warehouse, streams)
+    done = []
+    for spec, table in tables.items():
+        if spec.zone in zones:
+            done += compact_table(table, now, grace, min_files, dry_run)
     return done

@@ -6,6 +6,9 @@ from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
+from lakehouse.catalogs import CatalogConfig, ensure_tables, open_catalog
+from lakehouse.tables import LakeTable
+
 
 def live_files(table: Table, row_filter: BooleanExpression | None = None) -> list[DataFile]:
     """The data files of the current snapshot (pruned by ``row_filter`` on partitions and column bounds)."""
@@ -15,4 +18,92 @@ def live_files(table: Table, row_filter: BooleanExpression | None = None) -> lis
 
 
 def current_paths(table: Table, row_filter: BooleanExpression | None = None) -> list[str]:
-    return sorted(f.file_path for f in live_files(table, row_filter))
+    """Paths as DuckDB and pyarrow open them: a local file without its ``file://``."""
+    return sorted(local_path(f.file_path) for f in live_files(table, row_filter))
+
+
+def local_path(path: str) -> str:
+    return path.removeprefix("file://")
+
+
+DUCKDB_TYPES = {
+    "string": "varchar",
+    "double": "double",
+    "int": "integer",
+    "long": "bigint",
+    "timestamptz": "timestamptz",
+    "date": "date",
+}
+
+
+def duckdb_relation(table: Table) -> str:
+    """A DuckDB relation over the table's current snapshot: its data files, read with the hour
+    folders as partitions (so filters on event_date and event_hour skip files unopened); a table
+    with no rows yet is an empty relation with the table's columns and types."""
+    paths = current_paths(table)
+    if paths:
+        return f"read_parquet({paths!r}, hive_partitioning = true, union_by_name = true)"
+    columns = ", ".join(f"cast(null as {DUCKDB_TYPES[str(f.field_type)]}) as {f.name}" for f in table.schema().fields)
+    return f"(select {columns} where false)"
+
+
+def load_table(config: CatalogConfig, zone: str, stream: str) -> Table:
+    """One table of the lake (made, with its stream's other zone, if the lake has none yet)."""
+    return ensure_tables(open_catalog(config), config.warehouse, (stream,))[LakeTable(zone, stream)]
+
+
+def lake_relation(config: CatalogConfig, zone: str, stream: str) -> str:
+    """The DuckDB relation of one table's current snapshot (see ``duckdb_relation``)."""
+    return duckdb_relation(load_table(config, zone, stream))
+
+
+def added_partitions(table: Table, since_ms: int) -> dict[str, set[int]]:
+    """{event_date: {event_hour, ...}} of the files snapshots committed at or after ``since_ms``
+    added (appends and compactions alike: a rewritten hour holds a new file)."""
+    from pyiceberg.manifest import ManifestEntryStatus
+
+    found: dict[str, set[int]] = {}
+    for snapshot in table.metadata.snapshots:
+        if snapshot.timestamp_ms < since_ms:
+            continue
+        for manifest in snapshot.manifests(table.io):
+            if manifest.added_snapshot_id != snapshot.snapshot_id:
+                continue
+            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+                if entry.status == ManifestEntryStatus.ADDED and entry.snapshot_id == snapshot.snapshot_id:
+                    day, hour = entry.data_file.partition[0], entry.data_file.partition[1]
+                    found.setdefault(iso_day(day), set()).add(int(hour))
+    return found
+
+
+def iso_day(day: object) -> str:
+    from datetime import date, timedelta
+
+    if isinstance(day, int):  # Iceberg keeps dates as days since the epoch
+        day = date(1970, 1, 1) + timedelta(days=day)
+    assert isinstance(day, date)
+    return day.isoformat()
+
+
+def uncommitted_files(table: Table, modified_after: float) -> list[str]:
+    """Data files in the table's folder that its current snapshot does not list, written after
+    ``modified_after`` (epoch seconds): a batch's files before its commit (local lakes)."""
+    from pathlib import Path
+
+    committed = set(current_paths(table))
+    folder = Path(local_path(table.location())) / "data"
+    found = []
+    for path in folder.rglob("*.parquet"):
+        try:
+            fresh = path.stat().st_mtime > modified_after
+        except FileNotFoundError:  # orphan removal took it meanwhile
+            continue
+        if fresh and str(path) not in committed:
+            found.append(str(path))
+    return found
+
+
+def lake_union(config: CatalogConfig, zone: str, columns: str, streams: tuple[str, ...]) -> str:
+    """One DuckDB relation of ``columns`` over several streams' tables of a zone (current snapshots)."""
+    parts = [f"select {columns} from {lake_relation(config, zone, stream)}" for stream in streams]
+    return "(" + " union all ".join(parts) + ")"

@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contract import lake
 from contract.project import packaged_dbt_project
 from kafkaclient import settings as kafka_settings
 from kafkaclient.settings import KafkaSecurity
+
+if TYPE_CHECKING:
+    from lakehouse.catalogs import CatalogConfig
 
 
 class ConfigError(ValueError):
@@ -57,10 +61,31 @@ class Settings:
     metrics_port: int | None = None  # Prometheus endpoint of `up` and `stream`; None: off
     kafka_security: KafkaSecurity = kafka_settings.PLAINTEXT  # for KAFKA_BOOTSTRAP_SERVERS (or --bootstrap)
     dbt_project_file: Path | None = None  # None: the project installed with the package
+    catalog_uri: str | None = None  # SMARTCITY_CATALOG; None: the lake's own SQLite file
+    aws_endpoint: str | None = None  # AWS_ENDPOINT_URL: an S3-compatible store (compose, moto)
+    aws_region: str | None = None
 
     @property
     def duckdb_path(self) -> Path:
         return self.duckdb_file or self.data_dir / "smartcity.duckdb"
+
+    def lake_catalog(self) -> CatalogConfig:
+        """The Iceberg catalog of the lake's tables: SMARTCITY_CATALOG, or the lake's own SQLite
+        file (a local lake) or one in the data folder (a lake on an object store)."""
+        from lakehouse.catalogs import CatalogConfig, default_catalog
+
+        if self.catalog_uri:
+            uri = self.catalog_uri
+        elif "://" in self.lake_root and not self.lake_root.startswith("file:"):
+            uri = f"sqlite:///{self.data_dir.absolute()}/catalog.db"
+        else:
+            uri = default_catalog(self.lake_root)
+        properties = {}
+        if self.aws_endpoint:
+            properties |= {"s3.endpoint": self.aws_endpoint, "glue.endpoint": self.aws_endpoint}
+        if self.aws_region:
+            properties |= {"s3.region": self.aws_region, "glue.region": self.aws_region}
+        return CatalogConfig(uri, self.lake_root, properties)
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -83,6 +108,9 @@ class Settings:
             marts_every_s=_int("SMARTCITY_MARTS_EVERY", 60, allow_zero=True),
             dashboard_port=_int("SMARTCITY_DASHBOARD_PORT", 8501),
             glue_database=os.environ.get("SMARTCITY_GLUE_DATABASE") or None,
+            catalog_uri=os.environ.get("SMARTCITY_CATALOG") or None,
+            aws_endpoint=os.environ.get("AWS_ENDPOINT_URL") or None,
+            aws_region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
             metrics_port=_int("SMARTCITY_METRICS_PORT", 0, allow_zero=True) or None,
             kafka_security=kafka_settings.from_env(os.environ),
             dbt_project_file=Path(os.environ["SMARTCITY_DBT_PROJECT_DIR"]).resolve()

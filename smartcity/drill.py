@@ -15,13 +15,11 @@ Anything lost outside the broker restart, or a duplicate in the marts, fails the
 from __future__ import annotations
 
 import contextlib
-import glob
 import random
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from contract import lake, metrics
 from ingestion.faults import FaultConfig
@@ -137,14 +135,11 @@ class Drill:
         """Distinct events of ``fleet`` in the raw lake (each fleet has event times of its own)."""
         import duckdb
 
-        files = lake.files_glob(Path(self.settings.lake_root))
-        if not glob.glob(files):
-            return 0
+        from lakehouse.snapshot import lake_union
+
+        raw = lake_union(self.settings.lake_catalog(), lake.RAW, "event_id, event_time", lake.STREAMS)
         lo, hi = fleet.window()
-        sql = (
-            f"select count(distinct event_id) from read_parquet('{files}', union_by_name = true) "
-            "where event_time >= ? and event_time < ?"
-        )
+        sql = f"select count(distinct event_id) from {raw} where event_time >= ? and event_time < ?"
         return duckdb.execute(sql, [lo, hi]).fetchall()[0][0]
 
     def _wait_until_landed(self, fleet: DrillFleet, timeout_s: float = 300, restart: bool = False) -> None:
@@ -225,23 +220,22 @@ class DrillReport:
     def measure(cls, drill: Drill, dbt_ok: bool) -> DrillReport:
         import duckdb
 
-        root = Path(drill.settings.lake_root)
-        raw = f"read_parquet('{lake.files_glob(root)}', union_by_name = true)"
-        quarantine = lake.files_glob(root, lake.QUARANTINE)
+        from lakehouse.snapshot import lake_union
+
+        catalog = drill.settings.lake_catalog()
+        raw = lake_union(catalog, lake.RAW, "event_id", lake.STREAMS)
+        quarantine = lake_union(catalog, lake.QUARANTINE, "quarantine_reason", lake.STREAMS)
         rows = []
         for fleet in drill.fleets:
             landed = drill.landed(fleet)
             copies = sum(s.sent for s in fleet.summaries[1:])
             rows.append((fleet.name, fleet.unique_valid, landed, max(fleet.unique_valid - landed, 0), copies))
         raw_rows, raw_distinct = duckdb.execute(f"select count(*), count(distinct event_id) from {raw}").fetchall()[0]
-        reasons = {}
-        if glob.glob(quarantine):
-            reasons = dict(
-                duckdb.execute(
-                    f"select split_part(quarantine_reason, ':', 1), count(*) from read_parquet('{quarantine}', "
-                    "union_by_name = true) group by 1 order by 2 desc"
-                ).fetchall()
-            )
+        reasons = dict(
+            duckdb.execute(
+                f"select split_part(quarantine_reason, ':', 1), count(*) from {quarantine} group by 1 order by 2 desc"
+            ).fetchall()
+        )
         mart_duplicates = None
         if drill.settings.duckdb_path.exists():  # built even when a dbt test failed: count what it left
             staged = [

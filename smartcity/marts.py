@@ -11,7 +11,6 @@ Parquet copies, so a build in progress can never lock it out or show it a half-w
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import logging
 import os
@@ -21,7 +20,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from contract import lake
 from smartcity.config import Settings
@@ -87,20 +85,15 @@ def _environment(updates: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def new_partitions(lake_root: str, since: datetime) -> dict[str, dict[str, list[int]]] | None:
-    """Per stream, the raw partitions {event_date: [event_hour, ...]} holding a file written at or
-    after ``since`` (committed files are never rewritten in place: a new or compacted file is a new
-    file). None for a lake on an object store: its tests then read every row."""
-    if urlparse(lake_root).scheme not in ("", "file"):
-        return None
+def new_partitions(settings: Settings, since: datetime) -> dict[str, dict[str, list[int]]]:
+    """Per stream, the raw partitions {event_date: [event_hour, ...]} to which a snapshot committed
+    at or after ``since`` added a file (an append, or a compaction's new file), from each table's
+    snapshot history."""
+    from lakehouse.snapshot import added_partitions, load_table
+
     found: dict[str, dict[str, list[int]]] = {}
     for stream in lake.STREAMS:
-        hours: dict[str, set[int]] = {}
-        for path in glob.glob(lake.files_glob(lake_root, lake.RAW, stream)):
-            with contextlib.suppress(FileNotFoundError):  # compaction replaced it meanwhile
-                if os.stat(path).st_mtime >= since.timestamp():
-                    hour, day = Path(path).parent, Path(path).parent.parent
-                    hours.setdefault(day.name.split("=", 1)[1], set()).add(int(hour.name.split("=", 1)[1]))
+        hours = added_partitions(load_table(settings.lake_catalog(), lake.RAW, stream), int(since.timestamp() * 1000))
         found[stream] = {day: sorted(h) for day, h in sorted(hours.items())}
     return found
 
@@ -116,7 +109,7 @@ def build_and_export(settings: Settings, runner: Any = None, tests_since: dateti
     # Unit tests check the SQL, not the data: CI runs them; a refresh every minute need not.
     build = ["build", "--project-dir", str(settings.dbt_project_dir), "--quiet", "--exclude", "resource_type:unit_test"]
     since = tests_since - TESTS_LOOKBACK if tests_since else None
-    window = new_partitions(settings.lake_root, since) if since else None
+    window = new_partitions(settings, since) if since else None
     window_file = settings.data_dir / "dbt" / "tests_window.json"
     environment = dbt_environment(settings)
     if since and window is not None:

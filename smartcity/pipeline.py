@@ -5,7 +5,6 @@ killing it, killing it mid-batch) and the moment a batch is in flight."""
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import signal
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from contract import lake
 from kafkaclient import settings as kafka_settings
+from lakehouse.catalogs import CatalogConfig
 from smartcity import children
 
 
@@ -31,18 +31,37 @@ def own_environment(data_dir: Path, topic_prefix: str = "") -> dict[str, str]:
 
 
 _OWN_RUN_OVERRIDES = frozenset(
-    {"KAFKA_BOOTSTRAP_SERVERS", *kafka_settings.ENV_NAMES, "SMARTCITY_LAKE_ROOT", "SMARTCITY_CHECKPOINT_ROOT"}
+    {
+        "KAFKA_BOOTSTRAP_SERVERS",
+        *kafka_settings.ENV_NAMES,
+        "SMARTCITY_LAKE_ROOT",
+        "SMARTCITY_CHECKPOINT_ROOT",
+        "SMARTCITY_CATALOG",
+    }
 )
 
 
-def batch_in_flight(lake_root: str | Path, committed_files: int = 1) -> bool:
-    """At least ``committed_files`` raw files are committed and a batch's files are being staged: the
-    moment to kill a driver or a worker mid-batch."""
-    try:
-        staging = any((Path(lake_root) / lake.STAGING).glob("**/*.parquet"))
-    except FileNotFoundError:  # the job removed a staging folder while it was walked
-        staging = False
-    return staging and len(glob.glob(lake.files_glob(lake_root))) >= committed_files
+def batch_in_flight(lake_root: str | Path, committed_files: int = 1, catalog: CatalogConfig | None = None) -> bool:
+    """At least ``committed_files`` raw files are committed and a batch's files are being written
+    (in a table's folder, in no snapshot yet, written in the last few seconds: not the orphans of
+    an earlier attempt): the moment to kill a driver or a worker mid-batch."""
+    from lakehouse.catalogs import default_catalog
+    from lakehouse.snapshot import current_paths, load_table, uncommitted_files
+
+    config = catalog or CatalogConfig(default_catalog(str(lake_root)), str(lake_root))
+    recent = time.time() - IN_FLIGHT_S
+    committed, writing = 0, False
+    for zone in lake.ZONES:
+        for stream in lake.STREAMS:
+            table = load_table(config, zone, stream)
+            if zone == lake.RAW:
+                committed += len(current_paths(table))
+            writing = writing or bool(uncommitted_files(table, recent))
+    return writing and committed >= committed_files
+
+
+# A batch's files are this fresh while its tasks write them (its commit follows within a second or two).
+IN_FLIGHT_S = 5.0
 
 
 class JobProcess:

@@ -11,7 +11,6 @@ memory and files must not grow (exit 1 if one does, or if the simulator stopped 
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 import statistics
@@ -186,7 +185,10 @@ class Soak:
         }
 
     def run(self) -> SoakReport:
-        from spark.compact import compact
+        from lakehouse.catalogs import CatalogConfig, default_catalog
+        from lakehouse.maintain import maintain_lake
+        from lakehouse.rewrite import compact_lake
+        from lakehouse.snapshot import current_paths, load_table
 
         self.home.mkdir(parents=True, exist_ok=True)
         print(f"[soak] {self.duration_s:.0f} s in {self.home} (logs: job.log)", file=sys.stderr, flush=True)
@@ -203,18 +205,23 @@ class Soak:
         metrics_file = lake.metrics_path(str(self.lake_root))
         assert metrics_file is not None, "the soak's lake is a local folder"
         last_compaction = began
+        catalog = CatalogConfig(default_catalog(str(self.lake_root)), str(self.lake_root))
         sent_before, sampled_before = 0, began
         try:
             while not stop.wait(self.every_s) and time.monotonic() - began < self.duration_s:
                 if (code := job.poll()) is not None:
                     raise RuntimeError(f"the Spark job exited with code {code}; see {self.home / 'job.log'}")
                 if time.monotonic() - last_compaction >= 60:
-                    compact(self.lake_root.as_uri(), grace=timedelta(0))
+                    compact_lake(catalog, grace=timedelta(0))
+                    maintain_lake(catalog)
                     self.report.compactions += 1
                     last_compaction = time.monotonic()
-                files = glob.glob(lake.files_glob(self.lake_root)) + glob.glob(
-                    lake.files_glob(self.lake_root, lake.QUARANTINE)
-                )
+                files = [
+                    path
+                    for zone in lake.ZONES
+                    for stream in lake.STREAMS
+                    for path in current_paths(load_table(catalog, zone, stream))
+                ]
                 sent, now = sum(self.summary.per_topic.values()), time.monotonic()
                 sample = Sample(
                     at_s=now - began,

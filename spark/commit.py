@@ -1,26 +1,9 @@
-"""The driver side of a micro-batch: commit what its tasks staged, atomically and idempotently.
+"""The driver side of a micro-batch: append what its tasks wrote to the stream's Iceberg tables.
 
-This is where the exactly-once protocol into the lake lives (the README points here):
-
-1. Each task reads its Kafka offset range, parses it and writes Parquet under
-   ``_staging/<zone>/<stream>/<task>/`` (spark/stage.py). Staging names come from the Kafka
-   coordinates of the task's first record, so a retried task overwrites its earlier attempt.
-   Nothing reads staging: readers glob ``raw/`` and ``quarantine/``, and skip ``_`` names.
-2. Once every task succeeded, the driver renames each staged file to
-   ``<zone>/<stream>/event_date=.../event_hour=.../part-<query id>-b<batch id>-<n>.parquet``.
-   A rename is atomic on a local file system and HDFS: a reader sees a whole file or none. An
-   object store (S3) has no rename: the move is a copy then a delete, and an object becomes
-   visible only once its copy completed, so readers still see whole files only, never staging.
-   A crash between two moves leaves part of the batch visible until the replay (3) rewrites it.
-3. Names come from the query id (kept in the checkpoint) and the batch id. When Spark replays a
-   batch after a crash (same id, same offsets, from its offset log), the commit first deletes
-   that batch's earlier files, then renames again: a replay replaces, it never adds.
-4. Spark records the batch in its commit log only after this function returned; staging left by
-   attempts that died before their commit is deleted when the query starts again.
-
-Spark's own Parquet sink is not used because it names files ``part-*.parquet`` at task start:
-after a crash, readers that glob the folder (DuckDB, dbt, Athena) see empty, truncated and
-uncommitted files.
+The exactly-once protocol (tasks write files no snapshot lists; the driver appends them in one
+snapshot per table, with the query and batch id, unless that batch is in the table already) is
+told once, in lakehouse/commit.py. This module runs it for one streaming query: quarantine first,
+then raw, then the batch's metrics row.
 """
 
 from __future__ import annotations
@@ -31,11 +14,12 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 
+from pyiceberg.table import Table
 from pyspark.sql import DataFrame, SparkSession
 
 from contract import lake
-from spark.catalog import GluePartitions
-from spark.filesystems import HadoopFS, LakeFS
+from lakehouse.commit import append_batch
+from spark.filesystems import HadoopFS
 from spark.metrics import BatchStats, MetricsSink
 
 log = logging.getLogger("smartcity.stream")
@@ -47,62 +31,38 @@ def query_id(fs: HadoopFS, checkpoint: str) -> str:
     return json.loads(fs.read_text(f"{checkpoint}/metadata").splitlines()[0])["id"]
 
 
-def commit_batch(
-    fs: LakeFS, lake_root: str, stream: str, batch_id: int, run_id: str, staged: list[tuple[str, str, str, int]]
-) -> int:
-    """Move the files the batch's tasks staged (zone, path relative to the lake, event date and
-    hour) into place, replacing any earlier attempt of the same batch; returns the number of files."""
-    name = f"part-{run_id[:8]}-b{batch_id:010d}-"
-    for zone in lake.ZONES:
-        for leftover in fs.glob(f"{lake.stream_dir(lake_root, zone, stream)}/*/*/{name}*.parquet"):
-            fs.delete(leftover, recursive=False)
-    counters: dict[str, int] = {}
-    for zone, path, event_date, event_hour in sorted(staged):
-        folder = f"{lake.stream_dir(lake_root, zone, stream)}/{lake.partition_dir(event_date, event_hour)}"
-        n = counters.get(folder, 0)
-        counters[folder] = n + 1
-        fs.rename(f"{lake_root}/{path}", f"{folder}/{name}{n:04d}.parquet")
-    for task_dir in {path.split("/event_date=")[0] for _, path, _, _ in staged}:
-        fs.delete(f"{lake_root}/{task_dir}")
-    return len(staged)
-
-
 class BatchCommitter:
-    """The ``foreachBatch`` function of one stream. The batch DataFrame has one row per staged
-    file; collecting it runs the tasks that read, parse and stage the records."""
+    """The ``foreachBatch`` function of one stream. The batch DataFrame has one row per file the
+    tasks wrote; collecting it runs the tasks that read, parse and write the records."""
 
     def __init__(
         self,
         spark: SparkSession,
         stream: str,
-        lake_root: str,
+        tables: dict[str, Table],
         checkpoint: str,
         metrics: MetricsSink,
-        partitions: GluePartitions | None = None,
     ) -> None:
         self.stream = stream
-        self.partitions = partitions
+        self.tables = tables  # zone -> the stream's table
         self.checkpoint = checkpoint
         self._run_id: str | None = None
-        self.lake_root = lake_root
         self.metrics = metrics
-        self.fs = LakeFS(lake_root)
         self.checkpoints = HadoopFS(spark, checkpoint)
-        # Left by attempts that died before their commit; nothing else writes there while we run.
-        for zone in lake.ZONES:
-            self.fs.delete(f"{lake_root}/{lake.staging_dir(zone, stream)}")
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
         staged = batch.collect()
         if self._run_id is None:
             self._run_id = query_id(self.checkpoints, self.checkpoint)
-        files = [(r.zone, r.file, r.event_date.isoformat(), r.event_hour) for r in staged]
         committing = time.monotonic()
-        committed = commit_batch(self.fs, self.lake_root, self.stream, batch_id, self._run_id, files)
+        committed = 0
+        for zone in (lake.QUARANTINE, lake.RAW):  # a crash in between: the replay commits raw
+            table = self.tables[zone]
+            paths = [f"{table.location()}/{r.file}" for r in staged if r.zone == zone]
+            if paths and append_batch(table, paths, self._run_id, batch_id):
+                committed += len(paths)
         commit_ms = int((time.monotonic() - committing) * 1000)
-        if self.partitions is not None:
-            self._register(files)
         stats = BatchStats(
             self.stream,
             batch_id,
@@ -117,18 +77,6 @@ class BatchCommitter:
         self.metrics.record_batch(stats)
         if stats.rows or stats.quarantined:
             log.info("batch stream=%s id=%d raw=%d quarantined=%d files=%d ms=%d", *stats.as_tuple())
-
-    def _register(self, files: list[tuple[str, str, str, int]]) -> None:
-        """Glue partitions for Spectrum. A failure here loses nothing (the files are committed) and
-        must not stop the stream: it is logged, and `smartcity aws sync-partitions` repairs it."""
-        assert self.partitions is not None
-        try:
-            for zone in lake.ZONES:
-                hours = {(day, hour) for z, _, day, hour in files if z == zone}
-                if hours:
-                    self.partitions.register(zone, self.stream, hours)
-        except Exception as exc:
-            log.warning("stream=%s Glue partitions not registered: %s", self.stream, exc)
 
 
 def _newest_event_time(staged: list) -> str | None:

@@ -20,13 +20,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from contract import lake, metrics
 from contract.events import BY_NAME, topic_name
 from kafkaclient import clients as kafka_clients
 from kafkaclient.access import tcp_open
 from kafkaclient.settings import PLAINTEXT, KafkaSecurity
-from spark.errors import QueryFailed, root_cause
+from spark.errors import LakeRootError, QueryFailed, root_cause
 from spark.parse import EventTimeBounds
 
 log = logging.getLogger("smartcity.stream")
@@ -53,7 +54,8 @@ class StreamOptions:
     event_time_bounds: EventTimeBounds = field(default_factory=EventTimeBounds)
     bind_address: str = "127.0.0.1"
     ui: bool = False
-    glue_database: str | None = None  # register each new hour in Glue (Redshift Spectrum)
+    catalog: str = ""  # the Iceberg catalog (lakehouse/catalogs.py); empty: a SQLite file in a local lake
+    catalog_properties: dict[str, str] = field(default_factory=dict)  # s3.endpoint, glue.region, ...
     log_path: str | None = None  # where the whole error of a failed query goes
     spark_log_path: str | None = None  # where Spark's own output goes (JVM, executors, Python workers)
     metrics_file: str | None = None  # default: the local lake's; a lake on an object store has none
@@ -256,6 +258,30 @@ def stage_native(records, stream: str, options: StreamOptions):
     return columns.mapInArrow(stager(stream, options.lake_root, options.event_time_bounds), STAGED_DDL)
 
 
+def catalog_config(options: StreamOptions):
+    from lakehouse.catalogs import CatalogConfig, default_catalog
+
+    return CatalogConfig(
+        options.catalog or default_catalog(options.lake_root), options.lake_root, options.catalog_properties
+    )
+
+
+def lake_tables(options: StreamOptions) -> dict[str, dict[str, Any]]:
+    """stream -> zone -> its Iceberg table, made if missing. The tasks write where the lake's
+    layout says (``<root>/<zone>/<stream>/data/``): a table elsewhere is refused here, not later."""
+    from lakehouse.catalogs import ensure_tables, open_catalog, table_location
+
+    config = catalog_config(options)
+    tables = ensure_tables(open_catalog(config), options.lake_root, options.streams)
+    by_stream: dict[str, dict[str, Any]] = {}
+    for spec, table in tables.items():
+        expected = table_location(options.lake_root, spec)
+        if table.location().rstrip("/") != expected:
+            raise LakeRootError(f"table {spec.name} lives at {table.location()}, not in the lake {expected}")
+        by_stream.setdefault(spec.stream, {})[spec.zone] = table
+    return by_stream
+
+
 class DataLossEcho:
     """The source reports skipped offsets from its own processes, whose output goes to Spark's log; the
     driver repeats each report on this process's stderr, where the person running the job sees it."""
@@ -286,9 +312,10 @@ class Application:
         self._data_loss = DataLossEcho(options.metrics_file or lake.metrics_path(options.lake_root))
 
     def start(self) -> None:
-        from spark.catalog import GluePartitions
         from spark.commit import BatchCommitter
         from spark.kafka_source import KafkaOffsetsDataSource
+
+        tables = lake_tables(self.options)
 
         self.spark.streams.addListener(self.metrics.listener())
         if self.options.source != "native":
@@ -297,12 +324,7 @@ class Application:
             if self._stop.is_set():  # asked to stop while the queries start (each takes a second or more)
                 break
             checkpoint = f"{self.options.checkpoint_root}/{stream}"
-            partitions = (
-                GluePartitions(self.options.glue_database, self.options.lake_root)
-                if self.options.glue_database
-                else None
-            )
-            committer = BatchCommitter(self.spark, stream, self.options.lake_root, checkpoint, self.metrics, partitions)
+            committer = BatchCommitter(self.spark, stream, tables[stream], checkpoint, self.metrics)
             query = (
                 staged_stream(self.spark, self.options, stream)
                 .writeStream.queryName(stream)

@@ -1,15 +1,17 @@
-"""The task side of a micro-batch: Kafka records -> Parquet files in the lake's staging area.
+"""The task side of a micro-batch: Kafka records -> Parquet data files of the lake's Iceberg tables.
 
 A Spark task that reads a Kafka range also parses it (spark/parse.py) and writes what it got
-with pyarrow, one file per zone (raw, quarantine) and hour, under ``_staging/<zone>/<stream>/``.
-It returns one small row per file; the driver then commits the batch (spark/commit.py, where the
-exactly-once protocol is explained). Staging names come from the Kafka coordinates of the task's
-first record, so a replayed task overwrites its earlier attempt.
+with pyarrow, one file per zone (raw, quarantine) and hour, into the table's ``data/`` folder
+under a name no other attempt uses, in the table's schema (Iceberg field ids included). It
+returns one small row per file; the driver then appends the batch's files to the tables in one
+snapshot each (lakehouse/commit.py, where the exactly-once protocol is explained). Until then the
+files are in no snapshot, and no reader sees them.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -19,17 +21,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from contract import lake
-from contract.events import BY_NAME
+from lakehouse.tables import LakeTable
 from spark.filesystems import filesystem
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
-from spark.parse import EventTimeBounds, RecordSplitter, parsed_arrow_schema
+from spark.parse import EventTimeBounds, RecordSplitter
 
 STAGED_SCHEMA = pa.schema(
     [
         ("zone", pa.string()),
-        ("file", pa.string()),  # relative to the lake root
+        ("file", pa.string()),  # relative to the table's location
         ("event_date", pa.date32()),
         ("event_hour", pa.int32()),
         ("rows", pa.int64()),
@@ -45,25 +47,10 @@ ROW_GROUP_ROWS = 200_000
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
-def raw_arrow_schema(stream: str) -> pa.Schema:
-    """The columns of a raw Parquet file: contract fields, Kafka coordinates, ``ingested_at``
-    (the partition columns live in the folder names)."""
-    parsed = parsed_arrow_schema(BY_NAME[stream])
-    fields = [f for f in parsed if f.name not in (*lake.PARTITION_COLUMNS, "raw_value", "quarantine_reason")]
-    return pa.schema([*fields, pa.field("ingested_at", _TIMESTAMP)])
-
-
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        ("raw_value", pa.string()),
-        ("quarantine_reason", pa.string()),
-        ("kafka_topic", pa.string()),
-        ("kafka_partition", pa.int32()),
-        ("kafka_offset", pa.int64()),
-        ("kafka_timestamp", _TIMESTAMP),
-        ("ingested_at", _TIMESTAMP),
-    ]
-)
+def table_schema(zone: str, stream: str) -> pa.Schema:
+    """The columns of a data file of the stream's table in ``zone``: contract fields (or the raw
+    value and the reason), Kafka coordinates, ``ingested_at``, the event hour's partition columns."""
+    return LakeTable(zone, stream).arrow_schema()
 
 
 class _StagedFiles:
@@ -72,7 +59,8 @@ class _StagedFiles:
     def __init__(self, lake_root: str, stream: str) -> None:
         self.fs, self.base = filesystem(lake_root)
         self.stream = stream
-        self.schemas = {lake.RAW: raw_arrow_schema(stream), lake.QUARANTINE: QUARANTINE_SCHEMA}
+        self.schemas = {zone: table_schema(zone, stream) for zone in lake.ZONES}
+        self.attempt = uuid.uuid4().hex[:12]
         self.task_key: str | None = None
         self._pending: dict[tuple, list[pa.Table]] = {}
         self._pending_rows: dict[tuple, int] = {}
@@ -82,8 +70,10 @@ class _StagedFiles:
         self.reasons: dict[tuple, Counter] = {}
 
     def relative_path(self, key: tuple) -> str:
-        zone, day, hour = key
-        return f"{lake.staging_dir(zone, self.stream)}/{self.task_key}/{lake.partition_dir(day, hour)}/data.parquet"
+        """Within the table's location. The task's first Kafka coordinates say where the rows came
+        from; the attempt's id keeps a retried or replayed task off every earlier attempt's files."""
+        _, day, hour = key
+        return f"data/{lake.partition_dir(day, hour)}/{self.task_key}-{self.attempt}.parquet"
 
     def add(self, zone: str, table: pa.Table) -> None:
         schema = self.schemas[zone]
@@ -111,7 +101,7 @@ class _StagedFiles:
             return
         writer = self._writers.get(key)
         if writer is None:
-            path = f"{self.base}/{self.relative_path(key)}"
+            path = f"{lake.stream_dir(self.base, key[0], self.stream)}/{self.relative_path(key)}"
             if self.fs.type_name == "local":  # object stores have no folders to make
                 self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
             writer = pq.ParquetWriter(

@@ -1,33 +1,13 @@
-{#- A raw table of the lake, or, on DuckDB while its stream has not landed anything yet, an empty
-    relation with the same columns and types (from the generated sources YAML, i.e. the contract).
-    A stream with no events yet (rare incidents) is a normal state: its staging and marts build
-    empty instead of failing. Warehouses with a catalog (Athena, Redshift Spectrum) already read an
-    empty table as empty. Usage, in staging only: `{{ lake_source(source('smartcity', 'emergency')) }}`. -#}
-{% macro lake_source(relation) %}
-    {{ return(adapter.dispatch('lake_source', 'smartcity')(relation)) }}
-{% endmacro %}
+{#- A raw table of the lake. On DuckDB each source is the view of its Iceberg table's current
+    snapshot (lakehouse/dbt_duckdb.py), an empty relation with the table's columns while its
+    stream has landed nothing: a stream with no events yet (rare incidents) is a normal state,
+    and its staging and marts build empty. Warehouses read the Iceberg table itself.
+    Usage, in staging only: `{{ lake_source(source('smartcity', 'emergency')) }}`. -#}
+{% macro lake_source(relation) %}{{ relation }}{% endmacro %}
 
-{% macro default__lake_source(relation) %}{{ relation }}{% endmacro %}
-
-{% macro duckdb__lake_source(relation) %}
-    {#- Unit tests hand in their fixture rows instead of a source: no such node, nothing to check. -#}
-    {%- set node = (graph.get('sources') or {}).get('source.smartcity.smartcity.' ~ relation.identifier) if execute else none -%}
-    {%- if node is none or smartcity_stream_has_data(relation.identifier) -%}
-        {{ relation }}
-    {%- else -%}
-        {#- The Parquet files hold UTC instants, which DuckDB reads as timestamptz. -#}
-        {%- set types = {'timestamp': 'timestamptz'} -%}
-        (select
-        {%- for column in node.columns.values() %}
-            cast(null as {{ types.get(column.data_type, column.data_type) }}) as {{ column.name }}{{ ',' if not loop.last }}
-        {%- endfor %}
-        where 1 = 0)
-    {%- endif -%}
-{% endmacro %}
-
-{#- True when the lake folder of a stream holds at least one Parquet file (DuckDB, local lake). -#}
+{#- True when a stream's raw table holds at least one row (DuckDB). -#}
 {% macro smartcity_stream_has_data(stream) %}
-    {%- set found = run_query("select count(*) from glob('" ~ smartcity_raw_files(stream) ~ "')") -%}
+    {%- set found = run_query("select count(*) from (select 1 from " ~ smartcity_raw_view(stream) ~ " limit 1)") -%}
     {{ return(found.columns[0].values()[0] > 0) }}
 {% endmacro %}
 

@@ -1,6 +1,6 @@
-{#- On DuckDB the sources read the lake's Parquet files directly: stop with one clear message,
-    instead of a DuckDB stack trace, when the lake holds nothing at all. A stream that has not
-    produced an event yet builds empty (macro lake_source). -#}
+{#- On DuckDB: stop with one clear message, instead of empty marts that look like a broken
+    pipeline, when the lake holds nothing at all. A stream that has not produced an event yet
+    builds empty (macro lake_source). -#}
 {% macro smartcity_require_lake() %}
   {% if execute and target.type == 'duckdb' and flags.WHICH in ('run', 'build', 'test', 'seed', 'snapshot') %}
     {% set streams = smartcity_streams() %}

@@ -1,4 +1,4 @@
-"""``smartcity compact``: merge the small files of closed hours."""
+"""``smartcity compact``: rewrite the small files of closed hours, expire snapshots, remove orphan files."""
 
 from __future__ import annotations
 
@@ -13,23 +13,30 @@ from smartcity.config import Settings
 def add_parser(sub: argparse._SubParsersAction) -> None:
     compact = sub.add_parser(
         "compact",
-        help="merge the small files of closed hours in the lake, one file per hour",
-        description="Merge the Parquet files of each closed event hour (ended more than --grace minutes ago) "
-        "into one, keeping one row per Kafka coordinate. Safe to run while the stream runs.",
+        help="compact closed hours of the lake's tables, expire old snapshots, delete orphan files",
+        description="Rewrite the data files of each closed event hour (ended more than --grace minutes ago) "
+        "into one, keeping one row per Kafka coordinate, in one Iceberg snapshot that removes exactly the "
+        "files it read; then expire snapshots older than --retention and delete files no snapshot needs "
+        "that are older than --orphan-age. Safe to run while the stream runs.",
     )
     compact.set_defaults(run=run)
     compact.add_argument("--grace", type=positive(float), default=60.0, help="minutes after an hour ends (60)")
     compact.add_argument("--min-files", type=positive(int), default=2, help="leave hours with fewer files (2)")
     compact.add_argument("--zone", choices=lake.ZONES, action="append", help="default: both")
-    compact.add_argument("--dry-run", action="store_true", help="report what would be merged, change nothing")
+    compact.add_argument("--retention", type=positive(float), default=30.0, help="minutes of snapshots kept (30)")
+    compact.add_argument(
+        "--orphan-age", type=positive(float), default=60.0, help="minutes before an unreferenced file goes (60)"
+    )
+    compact.add_argument("--dry-run", action="store_true", help="report what would be done, change nothing")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from spark.compact import compact
-    from spark.filesystems import to_uri
+    from lakehouse.maintain import maintain_lake
+    from lakehouse.rewrite import compact_lake
 
-    done = compact(
-        to_uri(settings.lake_root, "SMARTCITY_LAKE_ROOT"),
+    catalog = settings.lake_catalog()
+    done = compact_lake(
+        catalog,
         zones=tuple(args.zone or lake.ZONES),
         grace=timedelta(minutes=args.grace),
         min_files=args.min_files,
@@ -39,4 +46,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     dropped = sum(h.rows_in - h.rows_out for h in done)
     verb = "would merge" if args.dry_run else "merged"
     print(f"{verb} {files} files into {len(done)} (one per closed hour); {dropped} duplicate rows dropped")
+    kept = maintain_lake(
+        catalog, timedelta(minutes=args.retention), timedelta(minutes=args.orphan_age), dry_run=args.dry_run
+    )
+    expired, orphans = sum(m.snapshots_expired for m in kept), sum(m.orphans_deleted for m in kept)
+    print(f"{expired} snapshots expired, {orphans} orphan files {'found' if args.dry_run else 'deleted'}")
     return 0

@@ -26,7 +26,7 @@ from spark.job import StreamOptions
 from spark.job import run as run_job
 from tests.conftest import START
 from tests.helpers.kafka import produce, send
-from tests.helpers.lake import query, raw_glob
+from tests.helpers.lake import clone, query, relation
 
 PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -104,7 +104,7 @@ def mart(database: Warehouse | Path, sql: str) -> list[tuple]:
 
 
 def raw(warehouse: Warehouse, stream: str) -> str:
-    return f"read_parquet('{raw_glob(warehouse.lake, stream)}', hive_partitioning = true)"
+    return relation(warehouse.lake, stream)
 
 
 def test_dbt_build_from_an_empty_database_runs_every_model_and_test(warehouse: Warehouse) -> None:
@@ -377,7 +377,7 @@ def test_incremental_run_after_more_data_equals_a_full_rebuild(warehouse: Wareho
     from contract import BY_NAME, topic_name
 
     lake, checkpoints, database = tmp_path / "lake", tmp_path / "ck", tmp_path / "incremental.duckdb"
-    shutil.copytree(warehouse.lake, lake)
+    clone(warehouse.lake, lake)
     shutil.copytree(warehouse.checkpoints, checkpoints)
     shutil.copy(warehouse.database, database)
 
@@ -398,8 +398,7 @@ def test_incremental_run_after_more_data_equals_a_full_rebuild(warehouse: Wareho
     assert more.duplicates > 0 and more.late > 0 and buffered.per_topic[topics["vehicle"]] > 0
     assert run_job(drain(broker, lake, checkpoints)) == 0
     reasons = query(
-        f"select quarantine_reason from read_parquet('{raw_glob(lake, 'vehicle', 'quarantine')}') "
-        "where raw_value like '%clock-%'"
+        f"select quarantine_reason from {relation(lake, 'vehicle', 'quarantine')} where raw_value like '%clock-%'"
     )
     assert sorted(re.sub(r"\d+ days", "N days", r[0]) for r in reasons) == [
         "event_time: N days after the broker received it",
@@ -460,11 +459,11 @@ def later_fleet(minutes_after_start: int) -> FleetConfig:
 
 def test_a_stream_with_no_events_yet_builds_empty_marts_beside_full_ones(warehouse: Warehouse, tmp_path: Path) -> None:
     """Incidents are rare: a lake where four streams landed and emergencies have not yet."""
-    import shutil
+    from contract import BY_NAME
 
     lake = tmp_path / "lake"
-    shutil.copytree(warehouse.lake, lake, ignore=shutil.ignore_patterns("emergency"))
-    assert not (lake / "raw" / "emergency").exists()
+    clone(warehouse.lake, lake, streams=tuple(s for s in BY_NAME if s != "emergency"))
+    assert query(f"select count(*) from {relation(lake, 'emergency')}") == [(0,)]
     database = tmp_path / "quiet.duckdb"
     built = dbt("build", lake=lake, database=database)
     assert built.returncode == 0, built.stdout[-3000:]
@@ -495,7 +494,7 @@ def test_coverage_test_holds_while_the_lake_grows_and_fails_on_a_gap(warehouse: 
     from smartcity.synthetic import fleet_payloads, land
 
     lake, database = tmp_path / "lake", tmp_path / "growing.duckdb"
-    shutil.copytree(warehouse.lake, lake)
+    clone(warehouse.lake, lake)
     shutil.copy(warehouse.database, database)
     later = FleetConfig(vehicles=3, seed=77, start=datetime.now(UTC))  # lands (event time + 3 s) after the build
     newer = {"vehicle": fleet_payloads(later, duration_s=600)["vehicle"]}
@@ -515,7 +514,7 @@ def test_coverage_test_holds_while_the_lake_grows_and_fails_on_a_gap(warehouse: 
 
 
 def test_a_refresh_after_new_data_tests_only_the_partitions_that_received_rows(
-    warehouse: Warehouse, tmp_path: Path
+    warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The refresher's build (smartcity.marts.build_and_export with the previous build's start): the
     data tests of sources and staging read the new partitions only, those of the intermediate tables
@@ -530,20 +529,19 @@ def test_a_refresh_after_new_data_tests_only_the_partitions_that_received_rows(
     from smartcity.synthetic import fleet_payloads, land
 
     lake, database = tmp_path / "lake", tmp_path / "smartcity.duckdb"
-    shutil.copytree(warehouse.lake, lake)
+    clone(warehouse.lake, lake)  # built and tested before the previous build
     shutil.copy(warehouse.database, database)
-    an_hour_ago = clock.time() - 3600
-    for path in lake.rglob("*.parquet"):  # landed an hour ago, and built and tested since
-        os.utime(path, (an_hour_ago, an_hour_ago))
+    # (the refresher looks a few minutes further back than its previous build; the clone is seconds old)
+    monkeypatch.setattr(marts, "TESTS_LOOKBACK", timedelta(0))
+    clock.sleep(0.01)
+    started = clock.time()
     previous_build = datetime.now(UTC)
     # Landed after everything the job landed (ingested_at is when a row landed: event time + 3 s here).
     start = previous_build.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     fleet = FleetConfig(vehicles=5, seed=51, start=start, departure_window_s=10)
     payloads = {s: v for s, v in fleet_payloads(fleet, 120).items() if s in ("vehicle", "gps")}
     land(lake, payloads, 10**9, sent_at=start + timedelta(minutes=3))  # Kafka got them after they happened
-    new_hours = {
-        p.parent.name for p in (lake / "raw" / "vehicle").rglob("*.parquet") if p.stat().st_mtime > an_hour_ago + 1
-    }
+    new_hours = {p.parent.name for p in (lake / "raw" / "vehicle").rglob("*.parquet") if p.stat().st_mtime > started}
     assert len(new_hours) == 1
 
     settings = Settings(None, PREFIX, 2, tmp_path, str(lake), str(tmp_path / "ck"), duckdb_file=database)

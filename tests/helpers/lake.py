@@ -1,4 +1,4 @@
-"""Reading the lake the way users do: DuckDB over the Parquet files, Hive partitions."""
+"""Reading the lake the way users do: DuckDB over the data files of each table's current snapshot."""
 
 from __future__ import annotations
 
@@ -7,10 +7,18 @@ from pathlib import Path
 import duckdb
 
 from contract import lake as layout
+from lakehouse.catalogs import CatalogConfig, default_catalog
+from lakehouse.snapshot import lake_relation
 
 
-def raw_glob(lake: Path, stream: str, zone: str = layout.RAW) -> str:
-    return layout.files_glob(lake, zone, stream)
+def catalog(lake: Path | str) -> CatalogConfig:
+    """The catalog of a local lake: its own SQLite file."""
+    return CatalogConfig(default_catalog(str(lake)), str(lake))
+
+
+def relation(lake: Path | str, stream: str, zone: str = layout.RAW) -> str:
+    """``read_parquet([...])`` of the files in the table's current snapshot (an empty typed relation if none)."""
+    return lake_relation(catalog(lake), zone, stream)
 
 
 def query(sql: str) -> list[tuple]:
@@ -23,10 +31,24 @@ def query(sql: str) -> list[tuple]:
 
 def count_rows(lake: Path, stream: str, zone: str = layout.RAW) -> tuple[int, int]:
     """(rows, distinct event ids) for a raw stream; (rows, rows) for quarantine."""
-    if not list(Path(layout.stream_dir(lake, zone, stream)).glob("*/*/*.parquet")):
-        return 0, 0
     key = "event_id" if zone == layout.RAW else "kafka_offset"
-    return query(
-        f"select count(*), count(distinct {key}) from read_parquet('{raw_glob(lake, stream, zone)}', "
-        "hive_partitioning = true)"
-    )[0]
+    return query(f"select count(*), count(distinct {key}) from {relation(lake, stream, zone)}")[0]
+
+
+def clone(source: Path, target: Path, streams: tuple[str, ...] = layout.STREAMS) -> None:
+    """A lake at ``target`` whose tables start as those of ``source``: each table's current data
+    files appended to a new table (a shallow clone: the files stay where they are, only the
+    metadata is new). An Iceberg lake is not copied as a folder: its metadata holds the absolute
+    paths of its files, and a copy would point at the original's."""
+    from lakehouse.catalogs import ensure_tables, open_catalog
+    from lakehouse.snapshot import live_files
+
+    originals = ensure_tables(open_catalog(catalog(source)), str(source))
+    clones = ensure_tables(open_catalog(catalog(target)), str(target))
+    for spec, original in originals.items():
+        files = live_files(original) if spec.stream in streams else []
+        if files:
+            table = clones[spec]
+            with table.transaction() as tx, tx.update_snapshot().fast_append() as append:
+                for data_file in files:
+                    append.append_data_file(data_file)

@@ -1,8 +1,10 @@
 """The batch commit: one snapshot per batch, replays recognised, conflicts retried, readers see whole batches."""
 
+import os
 import threading
 
 from lakehouse.commit import BATCH_ID, QUERY_ID, append_batch, committed_batch
+from lakehouse.snapshot import local_path
 from tests.lakehouse.conftest import Lake, counts, stage_file
 
 
@@ -27,7 +29,7 @@ def test_a_replayed_batch_is_not_appended_again_and_its_files_go(iceberg_lake: L
     replay = stage_file(table, range(100, 200))
     restarted = iceberg_lake.table()  # the job after a crash: a new handle, same checkpoint's query id
     assert not append_batch(restarted, [replay], "query-a", 1)
-    assert not __import__("os").path.exists(replay)
+    assert not os.path.exists(local_path(replay))
     assert committed_batch(restarted, "query-a") == 1
     assert counts(restarted) == (200, 200)
     # A new checkpoint is a new query whose batch ids start again at 0: appended.

@@ -19,7 +19,7 @@ from spark.job import StreamOptions
 from spark.job import run as run_job
 from tests.conftest import START
 from tests.helpers.kafka import produce
-from tests.helpers.lake import count_rows, query, raw_glob
+from tests.helpers.lake import catalog, count_rows, query, relation
 
 PREFIX = "e2e_"
 
@@ -97,7 +97,7 @@ def test_every_event_lands_once_and_malformed_ones_in_quarantine(lake: StreamedL
 def test_quarantine_keeps_the_raw_value_the_reason_and_kafka_coordinates(lake: StreamedLake) -> None:
     rows = query(
         f"select raw_value, quarantine_reason, kafka_topic, kafka_partition, kafka_offset "
-        f"from read_parquet('{raw_glob(lake.path, 'vehicle', 'quarantine')}', hive_partitioning = true)"
+        f"from {relation(lake.path, 'vehicle', 'quarantine')}"
     )
     assert rows
     reasons = Counter(r[1].split(":")[0] for r in rows)
@@ -113,12 +113,10 @@ def test_raw_is_typed_partitioned_by_event_hour_and_carries_kafka_coordinates(la
                bool_and(event_date = cast(event_time as date) and event_hour = hour(event_time)),
                count(distinct (kafka_partition, kafka_offset)) = count(*),
                max(ingested_at) between now() - interval 1 hour and now()
-        from read_parquet('{raw_glob(lake.path, "vehicle")}', hive_partitioning = true)
+        from {relation(lake.path, "vehicle")}
         group by all""")
     assert rows == [("TIMESTAMP WITH TIME ZONE", "DOUBLE", "INTEGER", True, True, True)]
-    hours = {p.name for p in (lake.path / "raw" / "gps").glob("event_date=*/event_hour=*")}
-    assert hours == {"event_hour=8"}
-    assert not list(lake.path.glob("raw/**/.*")), "no hidden or temporary files left in raw"
+    assert query(f"select distinct event_hour from {relation(lake.path, 'gps')}") == [(8,)]
 
 
 def test_metrics_file_reports_each_batch(lake: StreamedLake) -> None:
@@ -135,13 +133,12 @@ def test_metrics_file_reports_each_batch(lake: StreamedLake) -> None:
 
 @pytest.fixture(scope="module")
 def grown(lake: StreamedLake, broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> StreamedLake:
-    """A copy of ``lake`` (lake and checkpoints) after an hour more of events and a second run of the
-    job: the tests of ``lake`` keep their lake as the first run left it, in any order."""
-    import shutil
-
+    """A lake of its own, landed like ``lake`` by a first run, then after an hour more of events by a
+    second run of the job: the tests of ``lake`` keep their lake as the first run left it, in any order.
+    (An Iceberg lake is not copied as a folder: its metadata holds the absolute paths of its files.)"""
     root = tmp_path_factory.mktemp("grown")
-    shutil.copytree(lake.root, root, dirs_exist_ok=True)
     options = replace(lake.options, lake_root=(root / "lake").as_uri(), checkpoint_root=(root / "checkpoints").as_uri())
+    assert run_job(options) == 0
     second = produce_fleet(broker.bootstrap, 300, start_offset_s=3600, seed=32)
     assert run_job(options) == 0
     return StreamedLake(root, options, [*lake.summaries, second])
@@ -153,50 +150,53 @@ def test_restart_resumes_where_it_stopped_when_topics_grow(grown: StreamedLake) 
         rows, distinct = count_rows(lake.path, name)
         quarantined = count_rows(lake.path, name, "quarantine")[0]
         assert rows == distinct and rows + quarantined == produced, name
-    hours = {p.name for p in (lake.path / "raw" / "vehicle").glob("event_date=*/event_hour=*")}
-    assert hours == {"event_hour=8", "event_hour=9"}
+    hours = query(f"select distinct event_hour from {relation(lake.path, 'vehicle')} order by 1")
+    assert hours == [(8,), (9,)]
 
 
 def test_a_failing_query_stops_the_app_with_its_error(lake: StreamedLake, tmp_path: Path) -> None:
-    blocked = tmp_path / "not-a-dir"
-    blocked.write_text("a file where the lake should be")
+    blocked = tmp_path / "lake" / "raw" / "weather" / "data"
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("a file where the weather table's data files should go")
     options = replace(
         lake.options,
-        lake_root=blocked.as_uri(),
+        lake_root=(tmp_path / "lake").as_uri(),
         checkpoint_root=(tmp_path / "ck").as_uri(),
         streams=("weather", "gps"),
     )
-    with pytest.raises(QueryFailed, match=r"query (weather|gps) failed"):
+    with pytest.raises(QueryFailed, match=r"query weather failed"):
         run_job(options)
 
 
-def test_compact_merges_closed_hours_into_one_file_and_heals_duplicates(grown: StreamedLake) -> None:
-    import shutil
+def test_compact_rewrites_closed_hours_into_one_file_and_a_replayed_batch_stays_out(grown: StreamedLake) -> None:
+    from lakehouse.rewrite import compact_lake
+    from lakehouse.snapshot import current_paths, load_table
 
     lake = grown
-
-    from spark.compact import compact
-
+    catalog_ = catalog(lake.path)
     before = {name: count_rows(lake.path, name) for name in BY_NAME}
-    # A copy of a committed file: what a crash between a compaction's rename and its deletes leaves.
-    victim = sorted((lake.path / "raw" / "vehicle").glob("*/*/part-*.parquet"))[0]
-    shutil.copy(victim, victim.with_name("part-copy-left-by-a-crash.parquet"))
-    assert count_rows(lake.path, "vehicle")[0] > before["vehicle"][0]
-
-    open_hours = {name: sorted((lake.path / "raw" / name).glob("event_date=*/event_hour=9/*")) for name in BY_NAME}
+    open_hour = {name: current_paths(load_table(catalog_, "raw", name), hour_filter(9)) for name in BY_NAME}
     at_hour_9 = START + timedelta(hours=1, minutes=59)  # hour 8 is closed, hour 9 is not
-    done = compact(lake.path.as_uri(), grace=timedelta(minutes=30), now=at_hour_9)
+    done = compact_lake(catalog_, grace=timedelta(minutes=30), now=at_hour_9)
 
     # (quarantine is partitioned by when Kafka got the record: the wall clock, not the fleet's)
-    assert {h.partition.rsplit("=", 1)[1] for h in done if h.zone == "raw"} == {"8"}
-    assert {h.stream for h in done if h.zone == "raw"} == set(BY_NAME)
+    raw = [h for h in done if not h.table.startswith("quarantine_")]
+    assert {h.event_hour for h in raw} == {8} and all(h.committed for h in raw)
+    assert {h.table for h in raw} == set(BY_NAME)
     for name in BY_NAME:
         assert count_rows(lake.path, name) == before[name], name
-        hour_8 = list((lake.path / "raw" / name).glob("event_date=*/event_hour=8/*.parquet"))
-        assert len(hour_8) == 1 and hour_8[0].name.startswith("compacted-")
-        assert sorted((lake.path / "raw" / name).glob("event_date=*/event_hour=9/*")) == open_hours[name]
-    assert not list(lake.path.glob("raw/**/.*")), "no hidden or temporary files left in raw"
-    typed = query(
-        f"select typeof(event_time), typeof(kafka_partition) from read_parquet('{raw_glob(lake.path, 'gps')}') limit 1"
-    )
+        table = load_table(catalog_, "raw", name)
+        (compacted,) = current_paths(table, hour_filter(8))
+        assert compacted.rsplit("/", 1)[1].startswith("compacted-")
+        assert current_paths(table, hour_filter(9)) == open_hour[name]
+    # The job again on the same checkpoint: nothing new, nothing appended twice.
+    assert run_job(lake.options) == 0
+    assert {name: count_rows(lake.path, name) for name in BY_NAME} == before
+    typed = query(f"select typeof(event_time), typeof(kafka_partition) from {relation(lake.path, 'gps')} limit 1")
     assert typed == [("TIMESTAMP WITH TIME ZONE", "INTEGER")]
+
+
+def hour_filter(hour: int):
+    from pyiceberg.expressions import EqualTo
+
+    return EqualTo("event_hour", hour)
