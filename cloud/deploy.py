@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from cloud import iam
 from cloud.base import Clients, Resource
 from cloud.quicksight import quicksight_resources
-from cloud.resources import Bucket, GlueDatabase, GlueTable, Role, SpectrumSchema, Workgroup
+from cloud.resources import Bucket, GlueDatabase, IcebergTable, Role, SpectrumSchema, Workgroup
 from cloud.stack import Stack
-from contract.catalog import tables
+from lakehouse.tables import lake_tables
 
 
 def resources(stack: Stack, clients: Clients) -> list[Resource]:
@@ -19,7 +19,7 @@ def resources(stack: Stack, clients: Clients) -> list[Resource]:
         Bucket(stack, clients),
         GlueDatabase(stack, clients, stack.raw_database, f"{stack.lake_root}/", "smartcity raw lake (Spark job)"),
         GlueDatabase(stack, clients, stack.marts_database, stack.marts_location, "smartcity marts (dbt on Athena)"),
-        *(GlueTable(stack, clients, table) for table in tables()),
+        *(IcebergTable(stack, clients, table) for table in lake_tables()),
         Workgroup(stack, clients, stack.dbt_workgroup, "dbt", enforce=False),
         Workgroup(stack, clients, stack.dashboards_workgroup, "dashboards", enforce=True),
         *(Role(stack, clients, actor) for actor in iam.ACTORS),
@@ -105,6 +105,7 @@ def env(stack: Stack, target: str = "athena") -> dict[str, str]:
     exports = {
         "AWS_REGION": stack.region,
         "SMARTCITY_LAKE_ROOT": stack.lake_root,
+        "SMARTCITY_CATALOG": "glue",
         "SMARTCITY_GLUE_DATABASE": stack.raw_database,
         "DBT_TARGET": target,
     }

@@ -67,9 +67,10 @@ def policy(stack: Stack, actor: str) -> dict:
         statements = [
             _list(stack, "ListLake", lake),
             _statement("WriteLake", ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], _objects(stack, lake)),
+            # Iceberg commits through the Glue catalog: read the table, swap its metadata pointer.
             _statement(
-                "RegisterPartitions",
-                ["glue:GetTable", "glue:GetPartitions", "glue:BatchCreatePartition"],
+                "CommitSnapshots",
+                ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:UpdateTable"],
                 _glue(stack, stack.raw_database),
             ),
         ]

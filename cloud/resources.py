@@ -11,7 +11,8 @@ from botocore.exceptions import ClientError
 from cloud import iam
 from cloud.base import Clients, Resource, is_missing
 from cloud.stack import TAG_KEY, Stack
-from contract.catalog import PARQUET_STORAGE, PARTITION_KEYS, CatalogTable, projection
+from lakehouse.catalogs import CatalogConfig, ensure_tables, open_catalog, table_location
+from lakehouse.tables import LakeTable
 
 
 class Bucket(Resource):
@@ -27,11 +28,8 @@ class Bucket(Resource):
             "public_access_block": dict.fromkeys(
                 ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
             ),
-            # Staging objects are moved within seconds; what is older was left by a killed job.
-            "lifecycle": {
-                "staging-leftovers": [f"{p}/_staging/", 2],
-                "athena-results": ["athena-results/", 14],
-            },
+            # (files no snapshot lists are removed by `smartcity compact`, which knows which those are)
+            "lifecycle": {"athena-results": ["athena-results/", 14]},
             "tags": self.stack.tags,
         }
 
@@ -148,45 +146,28 @@ class GlueDatabase(Resource):
         self.aws("glue").delete_database(Name=self.name)
 
 
-class GlueTable(Resource):
-    kind = "glue table"
+class IcebergTable(Resource):
+    """A table of the lake in the raw Glue database as an Iceberg table (``table_type=ICEBERG``),
+    made by pyiceberg's Glue catalog from the contract: Athena and Redshift Spectrum read its
+    current snapshot natively, with no partition to register and no projection."""
 
-    def __init__(self, stack: Stack, clients: Clients, table: CatalogTable) -> None:
+    kind = "iceberg table"
+
+    def __init__(self, stack: Stack, clients: Clients, table: LakeTable) -> None:
         super().__init__(stack, clients, f"{stack.raw_database}.{table.name}")
         self.table = table
 
-    def table_input(self) -> dict:
-        columns = [{"Name": n, "Type": t, "Comment": c} for n, t, c in self.table.columns]
-        return {
-            "Name": self.table.name,
-            "Description": f"{self.table.zone} events of the {self.table.stream} stream (smartcity contract)",
-            "TableType": "EXTERNAL_TABLE",
-            "PartitionKeys": [{"Name": n, "Type": t, "Comment": c} for n, t, c in PARTITION_KEYS],
-            "StorageDescriptor": {
-                "Columns": columns,
-                "Location": self.stack.zone_location(self.table.zone, self.table.stream),
-                **PARQUET_STORAGE,
-            },
-            "Parameters": {
-                "EXTERNAL": "TRUE",
-                "classification": "parquet",
-                TAG_KEY: self.stack.name,  # Glue tables take no tags: ownership lives in a parameter
-                **projection(self.stack.first_date),
-            },
-        }
+    def catalog(self) -> CatalogConfig:
+        # The endpoint the stack's own S3 client uses (AWS's, or MinIO's and moto's through AWS_ENDPOINT_URL).
+        s3 = {"s3.endpoint": self.aws("s3").meta.endpoint_url, "s3.region": self.stack.region}
+        return CatalogConfig("glue", self.stack.lake_root, s3, self.stack.raw_database)
 
     def desired(self) -> dict:
-        return self._shape(self.table_input())
-
-    @staticmethod
-    def _shape(table: dict) -> dict:
-        sd = table["StorageDescriptor"]
         return {
-            "columns": [[c["Name"], c["Type"]] for c in sd["Columns"]],
-            "partition_keys": [[c["Name"], c["Type"]] for c in table["PartitionKeys"]],
-            "location": sd["Location"],
-            "serde": sd["SerdeInfo"]["SerializationLibrary"],
-            "parameters": dict(sorted(table.get("Parameters", {}).items())),
+            "table_type": "ICEBERG",
+            "location": table_location(self.stack.lake_root, self.table),
+            # by name: a column added later sits at the end of the table, wherever the contract has it
+            "columns": sorted([f.name, str(f.field_type)] for f in self.table.schema().fields),
         }
 
     def read(self) -> dict | None:
@@ -196,18 +177,34 @@ class GlueTable(Resource):
             if is_missing(exc):
                 return None
             raise
-        return self._shape(table)
+        parameters = table.get("Parameters", {})
+        current = {"table_type": parameters.get("table_type"), "owner": parameters.get(TAG_KEY)}
+        if current["table_type"] == "ICEBERG":
+            loaded = open_catalog(self.catalog(), self.aws("glue")).load_table(
+                (self.stack.raw_database, self.table.name)
+            )
+            current["location"] = loaded.location()
+            current["columns"] = sorted([f.name, str(f.field_type)] for f in loaded.schema().fields)
+        return current
 
     def owned(self, current: dict) -> bool:
-        return current["parameters"].get(TAG_KEY) == self.stack.name
+        return current.get("owner") == self.stack.name
 
     def create(self) -> None:
-        self.aws("glue").create_table(DatabaseName=self.stack.raw_database, TableInput=self.table_input())
+        config = self.catalog()
+        catalog = open_catalog(config, self.aws("glue"))
+        # Glue tables take no tags: ownership lives in a table property, which Glue shows as a parameter.
+        ensure_tables(config, (self.table.stream,), catalog, {TAG_KEY: self.stack.name})
 
     def update(self) -> None:
-        self.aws("glue").update_table(DatabaseName=self.stack.raw_database, TableInput=self.table_input())
+        """Columns the contract has and the table not yet: added by name (Iceberg schema evolution)."""
+        catalog = open_catalog(self.catalog(), self.aws("glue"))
+        table = catalog.load_table((self.stack.raw_database, self.table.name))
+        with table.update_schema() as update:
+            update.union_by_name(self.table.schema())
 
     def delete(self) -> None:
+        # The table's files go with the bucket; dropping it removes the Glue entry only.
         self.aws("glue").delete_table(DatabaseName=self.stack.raw_database, Name=self.table.name)
 
 

@@ -40,7 +40,6 @@ class Stack:
     account: str
     bucket: str | None = None
     prefix: str = "lake"
-    first_date: str = "2024-01-01"  # start of the partition projection's date range
     redshift: RedshiftTarget | None = None
     quicksight_principal: str | None = None  # ARN of the QuickSight user or group that owns the assets
 

@@ -1,7 +1,8 @@
 """What the dashboard shows, as plain data: one method per panel, DuckDB over files only.
 
 Panels about now (KPIs, positions, pipeline health) read the newest hours of the raw tables'
-current Iceberg snapshots (the files the catalog lists, never a folder) and the job's metrics file. Panels about history read the marts from the warehouse, read-only, however
+current Iceberg snapshots (the files the catalog lists, never a folder) and the job's metrics file.
+Panels about history read the marts from the warehouse, read-only, however
 they were built (`dbt run`, `dbt build`, `make stream`); while a writer holds the warehouse (DuckDB
 lets one process write a database file or several read it, never both: `make stream`'s refresher
 keeps it open), they read the Parquet copies the refresher writes after each build (smartcity/marts.py),

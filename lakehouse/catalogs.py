@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
@@ -33,6 +34,7 @@ class CatalogConfig:
     uri: str  # sqlite:///..., postgresql+psycopg2://..., or glue
     warehouse: str  # the lake root
     properties: dict[str, str] = field(default_factory=dict)  # s3.endpoint, glue.region, ...
+    namespace: str = NAMESPACE  # the Glue database, for the Glue catalog
 
     @property
     def kind(self) -> str:
@@ -60,13 +62,16 @@ def default_catalog(lake_root: str) -> str:
     return f"sqlite:///{Path(parsed.path if parsed.scheme else lake_root).absolute()}/{CATALOG_FILE}"
 
 
-def open_catalog(config: CatalogConfig) -> Catalog:
+def open_catalog(config: CatalogConfig, glue_client: Any = None) -> Catalog:
+    """``glue_client``: a boto3 Glue client to use (the AWS deployment's own), else one from the
+    properties and the default credential chain."""
     warehouse = warehouse_uri(config.warehouse)
     if config.kind == "glue":
         from pyiceberg.catalog.glue import GlueCatalog
 
         # glue.skip-archive (pyiceberg's default, kept explicit): no table version per commit.
-        return GlueCatalog(NAMESPACE, **{"warehouse": warehouse, "glue.skip-archive": "true", **config.properties})
+        properties = {"warehouse": warehouse, "glue.skip-archive": "true", **config.properties}
+        return GlueCatalog(NAMESPACE, client=glue_client, **properties)
     from pyiceberg.catalog.sql import SqlCatalog
     from sqlalchemy.exc import OperationalError
 
@@ -90,29 +95,37 @@ def table_location(warehouse: str, table: LakeTable) -> str:
     return lake.stream_dir(warehouse_uri(warehouse), table.zone, table.stream)
 
 
-def ensure_tables(catalog: Catalog, warehouse: str, streams: tuple[str, ...] = lake.STREAMS) -> dict[LakeTable, Table]:
+def ensure_tables(
+    config: CatalogConfig,
+    streams: tuple[str, ...] = lake.STREAMS,
+    catalog: Catalog | None = None,
+    table_properties: dict[str, str] | None = None,
+) -> dict[LakeTable, Table]:
     """Load the tables of ``streams``, creating the namespace and any missing table."""
-    if not catalog.namespace_exists(NAMESPACE):
+    catalog = catalog or open_catalog(config)
+    namespace = config.namespace
+    if not catalog.namespace_exists(namespace):
         try:
-            catalog.create_namespace(NAMESPACE)
+            catalog.create_namespace(namespace)
         except Exception:  # another process made it meanwhile (a SQL catalog says so by a constraint)
-            if not catalog.namespace_exists(NAMESPACE):
+            if not catalog.namespace_exists(namespace):
                 raise
     tables = {}
     for spec in lake_tables(streams):
+        identifier = (namespace, spec.name)
         try:
-            tables[spec] = catalog.load_table(spec.identifier)
+            tables[spec] = catalog.load_table(identifier)
             continue
         except NoSuchTableError:
             pass
         try:
             tables[spec] = catalog.create_table(
-                spec.identifier,
+                identifier,
                 schema=spec.schema(),
-                location=table_location(warehouse, spec),
+                location=table_location(config.warehouse, spec),
                 partition_spec=spec.partition_spec(),
-                properties=PROPERTIES,
+                properties={**PROPERTIES, **(table_properties or {})},
             )
         except TableAlreadyExistsError:  # made meanwhile by another process
-            tables[spec] = catalog.load_table(spec.identifier)
+            tables[spec] = catalog.load_table(identifier)
     return tables

@@ -20,13 +20,13 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from contract import lake
-from lakehouse.catalogs import CatalogConfig, default_catalog, ensure_tables, open_catalog
+from lakehouse.catalogs import CatalogConfig, default_catalog, ensure_tables
 from lakehouse.snapshot import duckdb_relation
 
 
 def refresh_lake_views(con: Any, config: CatalogConfig) -> None:
     """The views of every table's current snapshot, in the schema ``smartcity_lake`` of ``con``."""
-    tables = ensure_tables(open_catalog(config), config.warehouse)
+    tables = ensure_tables(config)
     con.execute(f"create schema if not exists {lake.DUCKDB_LAKE}")
     for spec, table in tables.items():
         con.execute(f"create or replace view {lake.DUCKDB_LAKE}.{spec.name} as select * from {duckdb_relation(table)}")

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow.fs as pafs
 from pyiceberg.table import Table
 
-from lakehouse.catalogs import CatalogConfig, ensure_tables, open_catalog
+from lakehouse.catalogs import CatalogConfig, ensure_tables
 from lakehouse.commit import QUERY_ID, with_retries
 
 log = logging.getLogger("smartcity.maintain")
@@ -124,5 +124,5 @@ def maintain_lake(
     orphan_age: timedelta = ORPHAN_AGE,
     dry_run: bool = False,
 ) -> list[Maintenance]:
-    tables = ensure_tables(open_catalog(config), config.warehouse)
+    tables = ensure_tables(config)
     return [maintain(table, retention, orphan_age, dry_run=dry_run) for table in tables.values()]

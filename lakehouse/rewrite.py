@@ -23,7 +23,7 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
 from contract import lake
-from lakehouse.catalogs import CatalogConfig, ensure_tables, open_catalog
+from lakehouse.catalogs import CatalogConfig, ensure_tables
 from lakehouse.commit import OPERATION, data_files, with_retries
 from lakehouse.snapshot import iso_day, live_files
 
@@ -152,7 +152,7 @@ def compact_lake(
     dry_run: bool = False,
 ) -> list[HourCompaction]:
     """``smartcity compact``: every table of ``zones`` and ``streams``. Safe while the stream runs."""
-    tables = ensure_tables(open_catalog(config), config.warehouse, streams)
+    tables = ensure_tables(config, streams)
     done = []
     for spec, table in tables.items():
         if spec.zone in zones:

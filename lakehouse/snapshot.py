@@ -6,7 +6,7 @@ from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
-from lakehouse.catalogs import CatalogConfig, ensure_tables, open_catalog
+from lakehouse.catalogs import CatalogConfig, ensure_tables
 from lakehouse.tables import LakeTable
 
 
@@ -49,7 +49,7 @@ def duckdb_relation(table: Table) -> str:
 
 def load_table(config: CatalogConfig, zone: str, stream: str) -> Table:
     """One table of the lake (made, with its stream's other zone, if the lake has none yet)."""
-    return ensure_tables(open_catalog(config), config.warehouse, (stream,))[LakeTable(zone, stream)]
+    return ensure_tables(config, (stream,))[LakeTable(zone, stream)]
 
 
 def lake_relation(config: CatalogConfig, zone: str, stream: str) -> str:

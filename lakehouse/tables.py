@@ -83,10 +83,6 @@ class LakeTable:
         return self.stream if self.zone == lake.RAW else f"{self.zone}_{self.stream}"
 
     @property
-    def identifier(self) -> tuple[str, str]:
-        return (NAMESPACE, self.name)
-
-    @property
     def columns(self) -> tuple[tuple[str, str, str], ...]:
         """(name, contract type, description), in field-id order."""
         if self.zone == lake.QUARANTINE:

@@ -69,10 +69,12 @@ class Settings:
     def duckdb_path(self) -> Path:
         return self.duckdb_file or self.data_dir / "smartcity.duckdb"
 
-    def lake_catalog(self) -> CatalogConfig:
+    def lake_catalog(self, warehouse: str | None = None) -> CatalogConfig:
         """The Iceberg catalog of the lake's tables: SMARTCITY_CATALOG, or the lake's own SQLite
-        file (a local lake) or one in the data folder (a lake on an object store)."""
+        file (a local lake) or one in the data folder (a lake on an object store). Its namespace
+        (the Glue database in AWS) is SMARTCITY_GLUE_DATABASE's, by default ``smartcity``."""
         from lakehouse.catalogs import CatalogConfig, default_catalog
+        from lakehouse.tables import NAMESPACE
 
         if self.catalog_uri:
             uri = self.catalog_uri
@@ -80,12 +82,12 @@ class Settings:
             uri = f"sqlite:///{self.data_dir.absolute()}/catalog.db"
         else:
             uri = default_catalog(self.lake_root)
-        properties = {}
+        properties: dict[str, str] = {}
         if self.aws_endpoint:
             properties |= {"s3.endpoint": self.aws_endpoint, "glue.endpoint": self.aws_endpoint}
         if self.aws_region:
             properties |= {"s3.region": self.aws_region, "glue.region": self.aws_region}
-        return CatalogConfig(uri, self.lake_root, properties)
+        return CatalogConfig(uri, warehouse or self.lake_root, properties, self.glue_database or NAMESPACE)
 
     @property
     def dbt_project_dir(self) -> Path:

@@ -27,6 +27,7 @@ from contract.events import BY_NAME, topic_name
 from kafkaclient import clients as kafka_clients
 from kafkaclient.access import tcp_open
 from kafkaclient.settings import PLAINTEXT, KafkaSecurity
+from lakehouse.catalogs import CatalogConfig, default_catalog
 from spark.errors import LakeRootError, QueryFailed, root_cause
 from spark.parse import EventTimeBounds
 
@@ -54,8 +55,7 @@ class StreamOptions:
     event_time_bounds: EventTimeBounds = field(default_factory=EventTimeBounds)
     bind_address: str = "127.0.0.1"
     ui: bool = False
-    catalog: str = ""  # the Iceberg catalog (lakehouse/catalogs.py); empty: a SQLite file in a local lake
-    catalog_properties: dict[str, str] = field(default_factory=dict)  # s3.endpoint, glue.region, ...
+    catalog: CatalogConfig | None = None  # the Iceberg catalog; None: the local lake's own SQLite file
     log_path: str | None = None  # where the whole error of a failed query goes
     spark_log_path: str | None = None  # where Spark's own output goes (JVM, executors, Python workers)
     metrics_file: str | None = None  # default: the local lake's; a lake on an object store has none
@@ -258,21 +258,17 @@ def stage_native(records, stream: str, options: StreamOptions):
     return columns.mapInArrow(stager(stream, options.lake_root, options.event_time_bounds), STAGED_DDL)
 
 
-def catalog_config(options: StreamOptions):
-    from lakehouse.catalogs import CatalogConfig, default_catalog
-
-    return CatalogConfig(
-        options.catalog or default_catalog(options.lake_root), options.lake_root, options.catalog_properties
-    )
+def catalog_config(options: StreamOptions) -> CatalogConfig:
+    return options.catalog or CatalogConfig(default_catalog(options.lake_root), options.lake_root)
 
 
 def lake_tables(options: StreamOptions) -> dict[str, dict[str, Any]]:
     """stream -> zone -> its Iceberg table, made if missing. The tasks write where the lake's
     layout says (``<root>/<zone>/<stream>/data/``): a table elsewhere is refused here, not later."""
-    from lakehouse.catalogs import ensure_tables, open_catalog, table_location
+    from lakehouse.catalogs import ensure_tables, table_location
 
     config = catalog_config(options)
-    tables = ensure_tables(open_catalog(config), options.lake_root, options.streams)
+    tables = ensure_tables(config, options.streams)
     by_stream: dict[str, dict[str, Any]] = {}
     for spec, table in tables.items():
         expected = table_location(options.lake_root, spec)

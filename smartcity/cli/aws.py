@@ -46,7 +46,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     actions.add_parser("status", help="what exists of the stack")
     env = actions.add_parser("env", help="print the exports for the Spark job and the dbt athena/redshift targets")
     env.add_argument("--target", choices=("athena", "redshift"), default="athena")
-    actions.add_parser("sync-partitions", help="register in Glue every hour the lake holds (Redshift Spectrum)")
     aws.set_defaults(run=run)
 
 
@@ -132,12 +131,4 @@ def _run(args: argparse.Namespace) -> int:
     elif args.action == "env":
         for key, value in deploy.env(stack, args.target).items():
             print(f"export {key}={shlex.quote(value)}")
-    elif args.action == "sync-partitions":
-        from spark.catalog import GluePartitions, partitions_in_lake
-
-        partitions = GluePartitions(stack.raw_database, stack.lake_root, clients("glue"))
-        total = 0
-        for (zone, stream), hours in partitions_in_lake(stack.lake_root).items():
-            total += partitions.register(zone, stream, hours)
-        print(f"registered {total} new partitions in {stack.raw_database}")
     return 0

@@ -13,7 +13,7 @@ from cloud import deploy, iam
 from cloud.base import Clients
 from cloud.quicksight import DATA_SETS, dashboard_definition
 from cloud.stack import TAG_KEY, RedshiftTarget, Stack
-from contract.catalog import tables
+from lakehouse.tables import lake_tables
 from tests.helpers.aws import REGION, MotoEndpoint, moto_endpoint
 from tests.helpers.cli import command, environment
 
@@ -73,20 +73,19 @@ def test_up_creates_everything_then_a_second_up_changes_nothing(aws: MotoEndpoin
         r["Filter"]["Prefix"]: r["Expiration"]["Days"]
         for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     }
-    assert lifecycle == {"lake/_staging/": 2, "athena-results/": 14}
+    assert lifecycle == {"athena-results/": 14}
 
     glue = aws.client("glue")
     assert glue.get_database(Name="smartcity_marts")["Database"]["LocationUri"] == stack.marts_location
-    for table in tables():
+    for table in lake_tables():
         got = glue.get_table(DatabaseName="smartcity_raw", Name=table.name)["Table"]
-        assert [(c["Name"], c["Type"]) for c in got["StorageDescriptor"]["Columns"]] == [
-            (n, t) for n, t, _ in table.columns
-        ]
-        assert [k["Name"] for k in got["PartitionKeys"]] == ["event_date", "event_hour"]
-        assert got["StorageDescriptor"]["Location"] == f"s3://{bucket}/lake/{table.zone}/{table.stream}/"
         params = got["Parameters"]
-        assert params["projection.enabled"] == "true" and params["projection.event_date.range"].endswith(",NOW")
-        assert (params["projection.event_hour.type"], params["projection.event_hour.range"]) == ("integer", "0,23")
+        assert params["table_type"] == "ICEBERG" and params["smartcity:stack"] == "smartcity"
+        assert params["metadata_location"].startswith(f"s3://{bucket}/lake/{table.zone}/{table.stream}/metadata/")
+        # Glue's columns (what Athena and Spectrum show) are the contract's, from the Iceberg schema.
+        assert [c["Name"] for c in got["StorageDescriptor"]["Columns"]] == [f.name for f in table.schema().fields]
+        assert "PartitionKeys" not in got or got["PartitionKeys"] == []  # Iceberg keeps its own partitioning
+        assert not any(key.startswith("projection.") for key in params)
 
     athena = aws.client("athena")
     dbt_wg = athena.get_work_group(WorkGroup="smartcity-dbt")["WorkGroup"]["Configuration"]
@@ -241,49 +240,6 @@ def test_plan_from_the_command_line_against_moto(aws: MotoEndpoint, tmp_path) ->
     )
 
 
-def test_the_job_registers_partitions_and_sync_finds_the_rest(aws: MotoEndpoint) -> None:
-    from spark.catalog import GluePartitions
-
-    stack, clients = make_stack(), clients_for_moto()
-    deploy.up(stack, clients, say=lambda _: None)
-    partitions = GluePartitions(stack.raw_database, f"s3a://{stack.lake_bucket}/lake", clients("glue"))
-    hours = (
-        [("2026-11-23", h) for h in range(24)]
-        + [("2026-11-24", h) for h in range(24)] * 3
-        + [("2026-11-25", h) for h in range(60 - 24)]
-    )
-    assert partitions.register("raw", "vehicle", hours) == len(set(hours))
-    assert partitions.register("raw", "vehicle", hours) == 0  # known ones are not sent again
-    again = GluePartitions(stack.raw_database, f"s3://{stack.lake_bucket}/lake", clients("glue"))
-    assert again.register("raw", "vehicle", hours[:5]) == 0  # AWS answers "already exists": no error
-    pages = (
-        aws.client("glue").get_paginator("get_partitions").paginate(DatabaseName="smartcity_raw", TableName="vehicle")
-    )
-    got = [p for page in pages for p in page["Partitions"]]
-    assert len(got) == len(set(hours))
-    assert got[0]["StorageDescriptor"]["Location"].startswith(f"s3://{stack.lake_bucket}/lake/raw/vehicle/event_date=")
-
-
-def test_sync_finds_every_hour_the_lake_holds(aws: MotoEndpoint) -> None:
-    from spark.catalog import partitions_in_lake
-
-    s3 = aws.client("s3")
-    s3.create_bucket(Bucket="lake-bucket")
-    for key in (
-        "lake/raw/vehicle/event_date=2026-11-24/event_hour=3/part-a.parquet",
-        "lake/raw/vehicle/event_date=2026-11-24/event_hour=3/part-b.parquet",
-        "lake/raw/vehicle/event_date=2026-11-24/event_hour=14/part-a.parquet",
-        "lake/quarantine/gps/event_date=2026-11-23/event_hour=0/part-a.parquet",
-        "lake/_staging/raw/vehicle/task/event_date=2026-11-25/event_hour=1/data.parquet",
-        "lake/raw/weather/event_date=2026-11-24/event_hour=5/",
-    ):
-        s3.put_object(Bucket="lake-bucket", Key=key, Body=b"")
-    assert partitions_in_lake("s3://lake-bucket/lake") == {
-        ("raw", "vehicle"): [("2026-11-24", 3), ("2026-11-24", 14)],
-        ("quarantine", "gps"): [("2026-11-23", 0)],
-    }
-
-
 def test_the_heat_map_data_set_tags_its_cells_as_coordinates() -> None:
     from cloud.quicksight import DataSet, mart_columns
 
@@ -299,16 +255,27 @@ def test_the_heat_map_data_set_tags_its_cells_as_coordinates() -> None:
     assert tags == {"cell_lat": "LATITUDE", "cell_lon": "LONGITUDE"}
 
 
-def test_glue_columns_are_the_columns_the_job_writes() -> None:
-    import pyarrow as pa
+def test_a_table_behind_the_contract_gains_its_new_columns_on_up(aws: MotoEndpoint) -> None:
+    """The contract grew a column: `up` adds it to the Glue table by name (Iceberg schema evolution)."""
+    from pyiceberg.types import DoubleType
 
-    from spark.stage import QUARANTINE_SCHEMA, raw_arrow_schema
+    from cloud.resources import IcebergTable
+    from lakehouse.catalogs import open_catalog
 
-    hive = {pa.string(): "string", pa.float64(): "double", pa.int32(): "int", pa.int64(): "bigint"}
-    for table in tables():
-        written = raw_arrow_schema(table.stream) if table.zone == "raw" else QUARANTINE_SCHEMA
-        expected = [(f.name, "timestamp" if pa.types.is_timestamp(f.type) else hive[f.type]) for f in written]
-        assert [(n, t) for n, t, _ in table.columns] == expected, table.name
+    stack, clients = make_stack(quicksight=False), clients_for_moto()
+    deploy.up(stack, clients, say=lambda _: None)
+    vehicle = next(t for t in lake_tables() if t.name == "vehicle")
+    resource = IcebergTable(stack, clients, vehicle)
+    table = open_catalog(resource.catalog(), clients("glue")).load_table(("smartcity_raw", "vehicle"))
+    with table.update_schema() as update:
+        update.delete_column("fuel_level_pct")  # as if made by an older contract
+    assert [c.action for c in deploy.plan(stack, clients) if c.resource.name == "smartcity_raw.vehicle"] == ["update"]
+    deploy.up(stack, clients, say=lambda _: None)
+    assert [c.action for c in deploy.plan(stack, clients) if c.resource.name == "smartcity_raw.vehicle"] == [
+        "unchanged"
+    ]
+    table.refresh()
+    assert table.schema().find_field("fuel_level_pct").field_type == DoubleType()
 
 
 def test_only_a_not_found_answer_is_a_missing_resource() -> None:

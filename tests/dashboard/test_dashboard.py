@@ -21,7 +21,7 @@ from smartcity.config import Settings
 from smartcity.marts import build_and_export
 from smartcity.synthetic import fleet_payloads, land
 from tests.helpers.cli import command, environment
-from tests.helpers.lake import query
+from tests.helpers.lake import clone, query, relation
 from tests.helpers.processes import descendants, listening
 
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=50)
@@ -68,7 +68,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
 
 
 def raw(site: Site, stream: str, zone: str = layout.RAW) -> str:
-    return f"read_parquet('{layout.files_glob(site.lake, zone, stream)}', hive_partitioning = true)"
+    return relation(site.lake, stream, zone)
 
 
 def test_kpis_equal_independent_queries(site: Site) -> None:
@@ -93,9 +93,8 @@ def test_kpis_equal_independent_queries(site: Site) -> None:
 
 
 def test_marts_as_of_is_the_newest_landing_they_include(site: Site) -> None:
-    landed = query(
-        f"select max(ingested_at) from read_parquet('{layout.files_glob(site.lake)}', union_by_name = true)"
-    )[0][0]
+    newest = " union all ".join(f"select max(ingested_at) as t from {raw(site, s)}" for s in layout.STREAMS)
+    landed = query(f"select max(t) from ({newest})")[0][0]
     assert site.data.marts_as_of() == landed
 
 
@@ -285,11 +284,10 @@ def test_the_page_refreshes_itself(site: Site, served, browser) -> None:
 def test_after_dbt_build_alone_every_marts_panel_is_drawn(site: Site, browser, tmp_path: Path) -> None:
     """The README's own path: land data, `dbt build` in dbt_project/, `make dashboard`; no refresher ran,
     so there are no Parquet copies, and the page reads the warehouse dbt built."""
-    import shutil
     import sys
 
     lake = tmp_path / "lake"
-    shutil.copytree(site.lake, lake, ignore=shutil.ignore_patterns(layout.MARTS))
+    clone(site.lake, lake)  # the tables without the marts' Parquet copies
     warehouse = tmp_path / "smartcity.duckdb"
     project = Path(__file__).resolve().parents[2] / "dbt_project"
     built = subprocess.run(

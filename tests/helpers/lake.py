@@ -40,11 +40,11 @@ def clone(source: Path, target: Path, streams: tuple[str, ...] = layout.STREAMS)
     files appended to a new table (a shallow clone: the files stay where they are, only the
     metadata is new). An Iceberg lake is not copied as a folder: its metadata holds the absolute
     paths of its files, and a copy would point at the original's."""
-    from lakehouse.catalogs import ensure_tables, open_catalog
+    from lakehouse.catalogs import ensure_tables
     from lakehouse.snapshot import live_files
 
-    originals = ensure_tables(open_catalog(catalog(source)), str(source))
-    clones = ensure_tables(open_catalog(catalog(target)), str(target))
+    originals = ensure_tables(catalog(source))
+    clones = ensure_tables(catalog(target))
     for spec, original in originals.items():
         files = live_files(original) if spec.stream in streams else []
         if files:
@@ -52,3 +52,10 @@ def clone(source: Path, target: Path, streams: tuple[str, ...] = layout.STREAMS)
             with table.transaction() as tx, tx.update_snapshot().fast_append() as append:
                 for data_file in files:
                     append.append_data_file(data_file)
+
+
+def committed_files(lake: Path, zone: str = layout.RAW) -> int:
+    """Data files in the current snapshots of a zone's tables."""
+    from lakehouse.snapshot import current_paths, load_table
+
+    return sum(len(current_paths(load_table(catalog(lake), zone, stream))) for stream in layout.STREAMS)

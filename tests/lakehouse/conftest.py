@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from pyiceberg.table import Table
 
-from lakehouse.catalogs import CatalogConfig, ensure_tables, open_catalog
+from lakehouse.catalogs import CatalogConfig, ensure_tables
 from lakehouse.snapshot import current_paths
 from lakehouse.tables import LakeTable
 
@@ -60,7 +60,7 @@ class Lake:
 
     def table(self, spec: LakeTable = GPS) -> Table:
         """A fresh handle: each one is what one process (the stream, compaction) holds."""
-        return ensure_tables(open_catalog(self.config), str(self.root), (spec.stream,))[spec]
+        return ensure_tables(self.config, (spec.stream,))[spec]
 
 
 @pytest.fixture

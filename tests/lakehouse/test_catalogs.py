@@ -48,7 +48,7 @@ def _exactly_once_on(table) -> None:
 def test_sql_catalog_with_the_lake_on_s3(s3: MotoEndpoint, tmp_path: Path) -> None:
     s3.client("s3").create_bucket(Bucket=BUCKET)
     config = CatalogConfig(f"sqlite:///{tmp_path}/catalog.db", f"s3a://{BUCKET}/sql", _properties(s3))
-    table = ensure_tables(open_catalog(config), config.warehouse, ("gps",))[GPS]
+    table = ensure_tables(config, ("gps",))[GPS]
     assert table.location() == f"s3://{BUCKET}/sql/raw/gps"
     _exactly_once_on(table)
 
@@ -58,7 +58,7 @@ def test_glue_catalog_tables_are_iceberg_tables(s3: MotoEndpoint) -> None:
     properties = {**_properties(s3), "glue.endpoint": s3.url, "glue.region": REGION}
     properties |= {"glue.access-key-id": "testing", "glue.secret-access-key": "testing"}
     config = CatalogConfig("glue", f"s3://{BUCKET}-glue/lake", properties)
-    table = ensure_tables(open_catalog(config), config.warehouse, ("gps",))[GPS]
+    table = ensure_tables(config, ("gps",))[GPS]
     glue = s3.client("glue")
     described = glue.get_table(DatabaseName="smartcity", Name="gps")["Table"]
     assert described["Parameters"]["table_type"] == "ICEBERG"

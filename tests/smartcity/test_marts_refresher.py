@@ -76,27 +76,22 @@ def test_each_build_tests_what_arrived_since_the_previous_good_one_started(
     assert isinstance(since_4, datetime) and since_4 > since_3
 
 
-def test_new_partitions_are_the_hours_with_a_file_written_since(tmp_path: Path) -> None:
-    import time
+def test_new_partitions_are_the_hours_a_snapshot_added_a_file_to_since(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from contract import lake
+    from ingestion.fleet import FleetConfig
+    from smartcity.config import Settings
+    from smartcity.synthetic import fleet_payloads, land
 
-    def write(stream: str, day: str, hour: int, name: str) -> None:
-        folder = Path(lake.stream_dir(tmp_path, lake.RAW, stream), lake.partition_dir(day, hour))
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{name}.parquet").write_bytes(b"")
+    def fleet(start: str, streams: tuple[str, ...]) -> dict[str, list[bytes]]:
+        config = FleetConfig(vehicles=1, seed=4, start=datetime.fromisoformat(start), departure_window_s=1)
+        return {s: v for s, v in fleet_payloads(config, 60).items() if s in streams}
 
-    write("vehicle", "2026-11-23", 8, "old")
-    write("gps", "2026-11-23", 8, "old")
-    old = time.time() - 3600
-    for path in tmp_path.rglob("*.parquet"):
-        os.utime(path, (old, old))
-    since = datetime.fromtimestamp(time.time() - 60, UTC)  # (file times are coarser than the clock)
-    write("vehicle", "2026-11-23", 9, "new")
-    write("vehicle", "2026-11-22", 23, "late")  # a late event lands in its own, older hour
-    found = marts.new_partitions(str(tmp_path), since)
-    assert found is not None
+    lake = tmp_path / "lake"
+    land(lake, fleet("2026-11-23T08:10:00+00:00", ("vehicle", "gps")), 0, datetime.now(UTC))
+    since = datetime.now(UTC)
+    land(lake, fleet("2026-11-23T09:10:00+00:00", ("vehicle",)), 10**6, datetime.now(UTC))
+    land(lake, fleet("2026-11-22T23:10:00+00:00", ("vehicle",)), 2 * 10**6, datetime.now(UTC))  # late, own hour
+    found = marts.new_partitions(Settings(None, "", 4, tmp_path, str(lake), str(tmp_path / "ck")), since)
     assert found["vehicle"] == {"2026-11-22": [23], "2026-11-23": [9]}
     assert found["gps"] == {} and found["emergency"] == {}
-    assert marts.new_partitions("s3://bucket/lake", since) is None  # object stores: every row is tested

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from smartcity.broker import free_port
-from tests.helpers.lake import query
+from tests.helpers.lake import catalog
 from tests.helpers.launch import Launcher
 
 RULES = Path(__file__).resolve().parents[2] / "ops" / "prometheus"
@@ -126,21 +126,16 @@ def test_prometheus_scrapes_a_running_up_and_its_numbers_agree_with_the_lake(tmp
             assert time.monotonic() < deadline, f"missing series: {sorted(EXPECTED - names)}"
             time.sleep(1)
 
-        # A scrape against the lake as DuckDB reads it: Prometheus holds the value of its last scrape, some
+        # A scrape against the lake's snapshots: Prometheus holds the value of its last scrape, some
         # batches behind the lake, so each stream's count must be exactly the rows of its first k batches
-        # for some k (a batch's rows count once its progress is reported, just after its files commit).
+        # for some k (a batch's rows count once its progress is reported, just after its snapshot commits).
         lake = data / "lake"
         for _ in range(10):
             scraped = {
                 r["metric"]["stream"]: float(r["value"][1])
                 for r in api(base, "query", query="smartcity_stream_records_landed_total")["result"]
             }
-            batches = query(f"""
-                select regexp_extract(filename, '/raw/([a-z]+)/', 1) as stream,
-                       cast(regexp_extract(filename, '-b([0-9]+)-', 1) as integer) as batch, count(*) as n
-                from read_parquet('{lake}/raw/*/*/*/*.parquet', filename = true, hive_partitioning = true,
-                                  union_by_name = true)
-                group by all order by stream, batch""")
+            batches = landed_batches(lake)
             prefixes: dict[str, list[int]] = {}
             for stream, _batch, n in batches:
                 sums = prefixes.setdefault(stream, [0])
@@ -168,3 +163,19 @@ def test_prometheus_scrapes_a_running_up_and_its_numbers_agree_with_the_lake(tmp
             run.kill()
             prometheus.terminate()
             prometheus.wait(30)
+
+
+def landed_batches(lake: Path) -> list[tuple[str, int, int]]:
+    """(stream, batch id, rows) of each batch in the raw tables' snapshot history, in batch order."""
+    from contract import lake as layout
+    from lakehouse.commit import BATCH_ID
+    from lakehouse.snapshot import load_table
+
+    rows = []
+    for stream in layout.STREAMS:
+        table = load_table(catalog(lake), layout.RAW, stream)
+        for snapshot in table.metadata.snapshots:
+            summary = snapshot.summary
+            if summary is not None and BATCH_ID in summary:
+                rows.append((stream, int(summary[BATCH_ID]), int(summary["added-records"])))
+    return sorted(rows)

@@ -17,7 +17,7 @@ from pathlib import Path
 from contract import BY_NAME
 from contract.lake import mart_path
 from tests.helpers.cli import command, environment
-from tests.helpers.lake import query
+from tests.helpers.lake import query, relation
 from tests.helpers.launch import Launcher
 from tests.helpers.processes import descendants, listening, wait_gone
 
@@ -47,8 +47,7 @@ def test_up_lands_every_stream_readable_by_duckdb_and_stops_what_it_started(tmp_
     for name, event_type in BY_NAME.items():
         if produced.get(event_type.topic):
             landed[name] = query(
-                f"select count(*), count(distinct event_id), min(event_hour) >= 0 from read_parquet("
-                f"'{lake}/raw/{name}/**/*.parquet', hive_partitioning = true)"
+                f"select count(*), count(distinct event_id), min(event_hour) >= 0 from {relation(lake, name)}"
             )[0]
     # Four streams always flow; incidents are random (seeded) and usually do too.
     assert {"vehicle", "gps", "traffic", "weather"} <= set(landed)
@@ -114,9 +113,9 @@ def sent_this_run(log: str) -> int:
 
 def raw_rows(lake: Path, since: str = "1970-01-01") -> tuple[int, int]:
     """(rows, distinct event ids) over every stream, for rows landed at or after ``since`` (UTC)."""
+    every = " union all ".join(f"select event_id, ingested_at from {relation(lake, s)}" for s in BY_NAME)
     rows = query(
-        f"select count(*), count(distinct event_id) from read_parquet('{lake}/raw/*/*/*/*.parquet', "
-        f"hive_partitioning = true, union_by_name = true) where ingested_at >= '{since}'::timestamptz"
+        f"select count(*), count(distinct event_id) from ({every}) where ingested_at >= '{since}'::timestamptz"
     )
     return rows[0]
 

@@ -14,7 +14,7 @@ from ingestion.fleet import Fleet, FleetConfig
 from smartcity.broker import EmbeddedBroker, ensure_topics
 from tests.conftest import START
 from tests.helpers.kafka import send
-from tests.helpers.lake import query, raw_glob
+from tests.helpers.lake import query, relation
 from tests.helpers.launch import Launcher
 
 PREFIX = "tz_"
@@ -51,10 +51,7 @@ def landed(broker: EmbeddedBroker, module_launch: Launcher, tmp_path_factory: py
 
 
 def test_every_offset_is_stored_as_the_same_instant_and_partitioned_by_its_utc_hour(landed: Path) -> None:
-    rows = query(
-        f"select event_id, epoch_us(event_time), event_date, event_hour "
-        f"from read_parquet('{raw_glob(landed, 'vehicle')}', hive_partitioning = true)"
-    )
+    rows = query(f"select event_id, epoch_us(event_time), event_date, event_hour from {relation(landed, 'vehicle')}")
     got = {event_id: (us, day, hour) for event_id, us, day, hour in rows}
     assert len(got) == len(TIMES)
     for n, instant in enumerate(TIMES.values()):
@@ -64,10 +61,7 @@ def test_every_offset_is_stored_as_the_same_instant_and_partitioned_by_its_utc_h
 
 
 def test_impossible_clocks_are_quarantined_with_their_reason(landed: Path) -> None:
-    rows = query(
-        f"select raw_value, quarantine_reason "
-        f"from read_parquet('{raw_glob(landed, 'vehicle', 'quarantine')}', hive_partitioning = true)"
-    )
+    rows = query(f"select raw_value, quarantine_reason from {relation(landed, 'vehicle', 'quarantine')}")
     reasons = {json.loads(raw)["event_time"]: reason for raw, reason in rows}
     assert set(reasons) == set(IMPOSSIBLE)
     assert reasons["1970-01-01T00:00:00Z"] == IMPOSSIBLE["1970-01-01T00:00:00Z"]

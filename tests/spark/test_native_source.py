@@ -48,7 +48,7 @@ def staged_rows(lake: Path, staged: list[dict]) -> dict[tuple, list[dict]]:
     """The staged files' rows by (zone, event_date, event_hour), without the landing time."""
     found = {}
     for row in staged:
-        table = pq.read_table(lake / row["file"]).drop_columns(["ingested_at"])
+        table = pq.read_table(lake / row["zone"] / STREAM / row["file"]).drop_columns(["ingested_at"])
         assert table.num_rows == row["rows"]
         found[(row["zone"], row["event_date"], row["event_hour"])] = table.sort_by("kafka_offset").to_pylist()
     return found
@@ -81,4 +81,9 @@ def test_connector_rows_stage_what_the_python_source_stages(
     quarantined = sum(len(rows) for (zone, *_), rows in python_files.items() if zone == "quarantine")
     landed = sum(len(rows) for (zone, *_), rows in python_files.items() if zone == "raw")
     assert (landed, quarantined) == (table.num_rows - 3, 3)
-    assert sorted(r["file"] for r in native_staged) == sorted(r["file"] for r in python_staged)
+    # Named by the task's first Kafka coordinates (then an id of the attempt, its own each time).
+    assert sorted(task_file(r) for r in native_staged) == sorted(task_file(r) for r in python_staged)
+
+
+def task_file(row: dict) -> str:
+    return row["file"].rsplit("-", 1)[0]

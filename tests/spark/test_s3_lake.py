@@ -1,30 +1,27 @@
-"""The lake on S3 (a moto server over HTTP): the real job, no Hadoop S3 connector, exactly once
-through a SIGKILL of the driver mid-batch."""
+"""The lake on S3 (a moto server over HTTP): the real job, no Hadoop S3 connector, Iceberg tables in
+pyiceberg's SQL catalog and in AWS Glue (moto), exactly once through a SIGKILL of the driver mid-batch."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
-import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 import pytest
 
 from contract import BY_NAME, topic_name
-from contract.catalog import PARTITION_KEYS, tables
 from ingestion.fleet import FleetConfig
+from lakehouse.catalogs import CatalogConfig
+from lakehouse.snapshot import current_paths, load_table
 from smartcity.broker import EmbeddedBroker, ensure_topics
 from tests.conftest import START
-from tests.helpers.aws import MotoEndpoint, moto_endpoint
+from tests.helpers.aws import REGION, MotoEndpoint, moto_endpoint
 from tests.helpers.kafka import produce
 from tests.helpers.launch import Launcher
 
 PREFIX = "s3lake_"
 STREAMS = ("vehicle", "gps")
 BUCKET = "smartcity-lake"
-GLUE_DATABASE = "lake_raw"
 
 
 @pytest.fixture(scope="module")
@@ -32,16 +29,6 @@ def s3() -> Iterator[MotoEndpoint]:
     with moto_endpoint() as endpoint:
         endpoint.reset()
         endpoint.client("s3").create_bucket(Bucket=BUCKET)
-        glue = endpoint.client("glue")
-        glue.create_database(DatabaseInput={"Name": GLUE_DATABASE})
-        for table in tables():
-            glue.create_table(
-                DatabaseName=GLUE_DATABASE,
-                TableInput={
-                    "Name": table.name,
-                    "PartitionKeys": [{"Name": n, "Type": t} for n, t, _ in PARTITION_KEYS],
-                },
-            )
         yield endpoint
 
 
@@ -50,56 +37,64 @@ def keys(s3: MotoEndpoint, prefix: str) -> list[str]:
     return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
 
-def stream(
-    launch: Launcher, s3: MotoEndpoint, bootstrap: str, tmp_path: Path, lake_root: str, **env: str
-) -> subprocess.Popen:
-    return launch.start(
-        "stream", "--bootstrap", bootstrap, "--master", "local[2]", "--available-now",
-        "--streams", ",".join(STREAMS), "--max-offsets-per-trigger", "8000",
-        data_dir=tmp_path, log=tmp_path / f"stream-{len(launch.started)}.out",  # checkpoints stay local
-        SMARTCITY_TOPIC_PREFIX=PREFIX, SMARTCITY_LAKE_ROOT=lake_root, **s3.env, **env,
-    )  # fmt: skip
-
-
-def read_back(s3: MotoEndpoint, stream_name: str) -> tuple[int, int]:
-    fs = pafs.S3FileSystem(endpoint_override=s3.url, access_key="testing", secret_key="testing", region="us-east-1")
-    if not keys(s3, f"smartcity/raw/{stream_name}/"):
-        return 0, 0
-    data = ds.dataset(f"{BUCKET}/smartcity/raw/{stream_name}", filesystem=fs, format="parquet", partitioning="hive")
-    table = data.to_table(columns=["event_id"])
-    return table.num_rows, len(pc.unique(table.column("event_id")))
-
-
-def test_the_job_lands_on_s3_exactly_once_through_a_sigkill(
-    broker: EmbeddedBroker, s3: MotoEndpoint, tmp_path: Path, launch: Launcher
-) -> None:
-    ensure_topics(broker.bootstrap, PREFIX, partitions=2)
-    fleet = FleetConfig(vehicles=30, seed=31, start=START, departure_window_s=30)
-    summary = produce(broker.bootstrap, fleet, prefix=PREFIX, duration_s=900)
-    produced = {s: summary.per_topic[topic_name(BY_NAME[s], PREFIX)] for s in STREAMS}
-    assert min(produced.values()) > 20_000
-
-    first = stream(launch, s3, broker.bootstrap, tmp_path, f"s3://{BUCKET}/smartcity")
-    launch.kill_when(
-        first, lambda: bool(keys(s3, "smartcity/raw/") and keys(s3, "smartcity/_staging/")), what="a batch in flight"
+def catalog_config(s3: MotoEndpoint, uri: str, root: str) -> CatalogConfig:
+    keys_ = {"s3.access-key-id": "testing", "s3.secret-access-key": "testing"}
+    glue = {"glue.access-key-id": "testing", "glue.secret-access-key": "testing", "glue.region": REGION}
+    return CatalogConfig(
+        uri, root, {"s3.endpoint": s3.url, "s3.region": REGION, "glue.endpoint": s3.url, **keys_, **glue}
     )
-    landed_before = sum(read_back(s3, s)[0] for s in STREAMS)
+
+
+def read_back(config: CatalogConfig, stream_name: str) -> tuple[int, int]:
+    table = load_table(config, "raw", stream_name)
+    ids: list[str] = []
+    for path in current_paths(table):
+        with table.io.new_input(path).open() as f:
+            ids += pq.read_table(f, columns=["event_id"]).column("event_id").to_pylist()
+    return len(ids), len(set(ids))
+
+
+@pytest.mark.parametrize("kind", ["sql", "glue"])
+def test_the_job_lands_on_s3_exactly_once_through_a_sigkill(
+    kind: str, broker: EmbeddedBroker, s3: MotoEndpoint, tmp_path: Path, launch: Launcher
+) -> None:
+    prefix = f"{PREFIX}{kind}_"
+    ensure_topics(broker.bootstrap, prefix, partitions=2)
+    fleet = FleetConfig(vehicles=20, seed=31, start=START, departure_window_s=30)
+    summary = produce(broker.bootstrap, fleet, prefix=prefix, duration_s=600)
+    produced = {s: summary.per_topic[topic_name(BY_NAME[s], prefix)] for s in STREAMS}
+    assert min(produced.values()) > 10_000
+    root = f"{kind}/smartcity"
+    uri = f"sqlite:///{tmp_path}/catalog.db" if kind == "sql" else "glue"
+    config = catalog_config(s3, uri, f"s3://{BUCKET}/{root}")
+
+    def in_flight() -> bool:
+        """Data objects written that no snapshot lists yet, after a first committed batch."""
+        committed = {p for s in STREAMS for p in current_paths(load_table(config, "raw", s))}
+        written = {f"s3://{BUCKET}/{k}" for k in keys(s3, f"{root}/raw/") if "/data/" in k}
+        return bool(committed) and bool(written - committed)
+
+    first = launch.start(
+        "stream", "--bootstrap", broker.bootstrap, "--master", "local[2]", "--available-now",
+        "--streams", ",".join(STREAMS), "--max-offsets-per-trigger", "8000",
+        data_dir=tmp_path, log=tmp_path / "stream-0.out",
+        SMARTCITY_TOPIC_PREFIX=prefix, SMARTCITY_LAKE_ROOT=f"s3://{BUCKET}/{root}", SMARTCITY_CATALOG=uri, **s3.env,
+    )  # fmt: skip
+    launch.kill_when(first, in_flight, what="a batch in flight")
+    landed_before = sum(read_back(config, s)[0] for s in STREAMS)
     assert 0 < landed_before < sum(produced.values())
 
     # Hadoop's name for the same bucket: the restart continues where the killed run stopped.
-    # With a Glue database configured, every hour committed is registered for Redshift Spectrum.
-    final = stream(
-        launch, s3, broker.bootstrap, tmp_path, f"s3a://{BUCKET}/smartcity", SMARTCITY_GLUE_DATABASE=GLUE_DATABASE
-    )
+    final = launch.start(
+        "stream", "--bootstrap", broker.bootstrap, "--master", "local[2]", "--available-now",
+        "--streams", ",".join(STREAMS), "--max-offsets-per-trigger", "8000",
+        data_dir=tmp_path, log=tmp_path / "stream-1.out",
+        SMARTCITY_TOPIC_PREFIX=prefix, SMARTCITY_LAKE_ROOT=f"s3a://{BUCKET}/{root}", SMARTCITY_CATALOG=uri, **s3.env,
+    )  # fmt: skip
     assert final.wait(300) == 0, (tmp_path / "stream-1.out").read_text()[-3000:]
-    glue = s3.client("glue")
     for name, n in produced.items():
-        assert read_back(s3, name) == (n, n), name
-        folders = {k.rsplit("/", 1)[0] for k in keys(s3, f"smartcity/raw/{name}/") if k.endswith(".parquet")}
-        pages = glue.get_paginator("get_partitions").paginate(DatabaseName=GLUE_DATABASE, TableName=name)
-        registered = {p["StorageDescriptor"]["Location"] for page in pages for p in page["Partitions"]}
-        assert registered >= {f"s3://{BUCKET}/{folder}/" for folder in folders} and folders
-    # pyarrow leaves empty folder markers (keys ending in "/") where it deleted the last object of
-    # a "folder"; readers skip them. Data objects: none left in staging, only Parquet under raw/.
-    assert [k for k in keys(s3, "smartcity/_staging/") if not k.endswith("/")] == []
-    assert all(k.endswith((".parquet", "/")) for k in keys(s3, "smartcity/raw/"))
+        assert read_back(config, name) == (n, n), name
+    if kind == "glue":
+        table = s3.client("glue").get_table(DatabaseName="smartcity", Name="vehicle")["Table"]
+        assert table["Parameters"]["table_type"] == "ICEBERG"
+        assert table["Parameters"]["metadata_location"].startswith(f"s3://{BUCKET}/{root}/raw/vehicle/metadata/")
