@@ -22,7 +22,6 @@ class Bucket(Resource):
         super().__init__(stack, clients, stack.lake_bucket)
 
     def desired(self) -> dict:
-        p = self.stack.prefix
         return {
             "encryption": "AES256",
             "public_access_block": dict.fromkeys(
