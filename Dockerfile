@@ -14,6 +14,7 @@ COPY requirements-runtime.lock ./
 RUN pip install --no-cache-dir -r requirements-runtime.lock
 COPY contract/ contract/
 COPY kafkaclient/ kafkaclient/
+COPY lakehouse/ lakehouse/
 COPY ingestion/ ingestion/
 COPY spark/ spark/
 COPY cloud/ cloud/

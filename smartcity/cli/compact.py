@@ -33,8 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from lakehouse.maintain import maintain_lake
     from lakehouse.rewrite import compact_lake
+    from spark.filesystems import to_uri
 
-    catalog = settings.lake_catalog()
+    catalog = settings.lake_catalog(to_uri(settings.lake_root, "SMARTCITY_LAKE_ROOT"))
     done = compact_lake(
         catalog,
         zones=tuple(args.zone or lake.ZONES),
