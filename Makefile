@@ -85,7 +85,7 @@ test: check  ## the whole suite: `make check`, then the tests on a real broker, 
 
 bench: $(STAMP)  ## benchmarks: producer (both backends), Spark ingest (drain rate, latency), drain on the local cluster vs local[2], dbt build, the marts refresher at 10M and 30M, dashboard
 	$(BIN)/python -m bench.producer
-	$(BIN)/python -m bench.spark_ingest
+	$(BIN)/python -m bench.spark_ingest $(if $(BASELINE),--baseline $(BASELINE))
 	$(BIN)/python -m bench.cluster_drain
 	$(BIN)/python -m bench.dbt_build
 	$(BIN)/python -m bench.marts_refresh

@@ -18,11 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.spark_ingest import PARTITIONS, fleet_records, raw_rows, send_all, timed_drain
+from bench.spark_ingest import PARTITIONS, fleet_records, send_all, timed_drain
 from contract import lake, metrics
 from smartcity import cluster
 from smartcity.broker import EmbeddedBroker, ensure_topics
 from smartcity.config import Settings
+from smartcity.synthetic import raw_rows
 
 
 def drain_once(bootstrap: str, prefix: str, master: str, work: Path) -> dict:

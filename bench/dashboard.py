@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import glob
 import statistics
 import subprocess
 import tempfile
@@ -15,13 +14,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.dbt_build import START, raw_rows
-from contract.lake import files_glob
+from bench.dbt_build import START
 from dashboard.data import DashboardData
 from ingestion.fleet import FleetConfig
 from smartcity.config import Settings
 from smartcity.marts import build_and_export
-from smartcity.synthetic import copy_fleet, fleet_payloads, land
+from smartcity.synthetic import copy_fleet, fleet_payloads, land, raw_files, raw_rows
 
 PANELS = (
     "kpis",
@@ -95,9 +93,9 @@ def main(argv: list[str] | None = None) -> None:
         lake = root / "lake"
         fleet = FleetConfig(vehicles=200, seed=11, start=START, departure_window_s=900)
         land(lake, fleet_payloads(fleet, None, args.base_events), first_offset=0, sent_at=datetime.now(UTC))
-        base_files = [Path(f) for f in glob.glob(files_glob(lake))]
+        base_files = raw_files(lake)
         copy_fleet(lake, args.copies, base_files, hours_apart=1)
-        print(f"lake       {raw_rows(lake):>11,} raw events in {len(glob.glob(files_glob(lake))):,} files")
+        print(f"lake       {raw_rows(lake):>11,} raw events in {len(raw_files(lake)):,} files")
         settings = Settings(None, "", 4, root, str(lake), str(root / "ck"))
         began = time.perf_counter()
         assert build_and_export(settings), "dbt build failed"

@@ -10,7 +10,6 @@ nine copies of it as other fleets. Each build starts from an empty DuckDB file.
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import subprocess
 import sys
@@ -19,9 +18,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from contract.lake import files_glob
 from ingestion.fleet import FleetConfig
-from smartcity.synthetic import copy_fleet, fleet_payloads, land
+from smartcity.synthetic import copy_fleet, fleet_payloads, land, newest_event, raw_files, raw_rows
 
 PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -53,12 +51,6 @@ def dbt(command: str, lake: Path, database: Path) -> float:
     return elapsed
 
 
-def raw_rows(lake: Path) -> int:
-    import duckdb
-
-    return duckdb.execute(f"select count(*) from read_parquet('{files_glob(lake)}')").fetchall()[0][0]
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-events", type=int, default=1_000_000, help="events of the simulated fleet")
@@ -73,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         began = time.perf_counter()
         payloads = fleet_payloads(fleet, duration_s=None, max_events=args.base_events)
         land(lake, payloads, first_offset=0, sent_at=datetime.now(UTC))
-        base_files = [Path(f) for f in glob.glob(files_glob(lake))]
+        base_files = raw_files(lake)
         print(f"lake       {raw_rows(lake):>11,} raw events written in {time.perf_counter() - began:.0f} s")
         print(f"{'raw events':>22}{'dbt build (s)':>16}")
         print(f"{raw_rows(lake):>22,}{dbt('build', lake, Path(tmp) / 'small.duckdb'):>16.1f}")
@@ -95,12 +87,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fleet_seconds(lake: Path) -> float:
-    import duckdb
-
-    newest = duckdb.execute(
-        f"select epoch(max(event_time)) from read_parquet('{files_glob(lake, stream='vehicle')}')"
-    ).fetchall()[0][0]
-    return newest - START.timestamp() + 1
+    return newest_event(lake).timestamp() - START.timestamp() + 1
 
 
 if __name__ == "__main__":

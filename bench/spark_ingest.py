@@ -4,16 +4,19 @@
    rows/s = rows landed / time from the queries' start to the last commit (session start-up,
    ~8 s, reported apart).
 2. latency: a producer process paced at a steady rate while the job runs with a short trigger;
-   per row, latency = when its Parquet file became visible (rename, the inode's ctime) minus
-   its Kafka timestamp (set by the producer when it sent the event). p50/p95 after a warm-up.
+   per row, latency = when the Iceberg snapshot that added its file was committed minus its
+   Kafka timestamp (set by the producer when it sent the event). p50/p95 after a warm-up.
+3. commit: the driver's commit per batch (p50, p95), from the job's metrics file.
 
-    python -m bench.spark_ingest [--events N] [--rate R] [--seconds S] [--only drain|latency]
+With ``--baseline REV`` the same benchmark of another revision runs first, in a git worktree of it
+(its own code on the driver and the workers, through PYTHONPATH), and both are printed side by side.
+
+    python -m bench.spark_ingest [--events N] [--rate R] [--seconds S] [--only drain|latency] [--baseline REV]
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import itertools
 import multiprocessing as mp
 import os
@@ -27,11 +30,11 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from contract import BY_NAME, topic_name
-from contract.lake import files_glob
 from ingestion.fleet import Fleet, FleetConfig
 from ingestion.producer import make_producer
 from ingestion.serialize import Serializer
 from smartcity.broker import EmbeddedBroker, ensure_topics
+from smartcity.synthetic import raw_rows
 
 PARTITIONS = 4
 
@@ -83,14 +86,19 @@ def options(bootstrap: str, work: Path, prefix: str, master: str = "local[2]", *
     )
 
 
-def raw_rows(lake: Path) -> int:
-    import duckdb
+def commit_times(lake: Path) -> str:
+    """p50 and p95 of the driver's commit per batch (from the metrics file), batches that landed rows."""
+    from contract import lake as layout
+    from contract import metrics
 
-    return sum(
-        duckdb.execute(f"select count(*) from read_parquet('{files_glob(lake, stream=s)}')").fetchall()[0][0]
-        for s in BY_NAME
-        if glob.glob(files_glob(lake, stream=s))
+    ms = sorted(
+        r.commit_ms
+        for r in metrics.read_all(layout.metrics_path(str(lake)))
+        if isinstance(r, metrics.BatchRow) and r.rows
     )
+    if not ms:
+        return "no batch"
+    return f"p50 {ms[len(ms) // 2]} ms, p95 {ms[int(len(ms) * 0.95)]} ms over {len(ms)} batches"
 
 
 def timed_drain(bootstrap: str, work: Path, prefix: str, master: str = "local[2]") -> tuple[float, float]:
@@ -118,8 +126,10 @@ def drain(bootstrap: str, events: int) -> None:
         work = Path(tmp)
         elapsed, session_s = timed_drain(bootstrap, work, prefix)
         landed = raw_rows(work / "lake")
+        commits = commit_times(work / "lake")
     print(f"drain      {backlog:>9,} events in backlog, {landed:,} landed")
     print(f"           {landed / elapsed:>9,.0f} rows/s  ({elapsed:.1f} s; session start-up {session_s:.1f} s apart)")
+    print(f"           commit per batch: {commits}")
     if landed != backlog:
         sys.exit(f"drain lost or duplicated rows: {landed} != {backlog}")
 
@@ -152,7 +162,9 @@ def latency(bootstrap: str, rate: float, seconds: float, trigger_s: float) -> No
         app.request_stop()
         supervisor.join()
         app.close()
-        visible = {p: os.stat(p).st_ctime for p in glob.glob(files_glob(lake))}
+        visible = committed_at(lake)
+        commits = commit_times(lake)
+        files = sorted(visible)
         con = duckdb.connect()
         con.execute("create table visible (file varchar, visible_at double)")
         con.executemany("insert into visible values (?, ?)", list(visible.items()))
@@ -160,7 +172,7 @@ def latency(bootstrap: str, rate: float, seconds: float, trigger_s: float) -> No
             f"""
             with rows as (
                 select v.visible_at - epoch_ms(r.kafka_timestamp) / 1000.0 as latency_s, r.kafka_timestamp
-                from read_parquet('{files_glob(lake)}', filename = true) as r
+                from read_parquet({files!r}, filename = true, union_by_name = true) as r
                 join visible as v on v.file = r.filename
             ), steady as (
                 select * from rows where kafka_timestamp >= (select min(kafka_timestamp) from rows) + interval 5 second
@@ -171,7 +183,43 @@ def latency(bootstrap: str, rate: float, seconds: float, trigger_s: float) -> No
             """
         ).fetchall()[0]
     print(f"latency    {rate:>9,.0f} ev/s for {seconds:.0f} s, trigger {trigger_s} s, {n:,} rows after a 5 s warm-up")
-    print(f"           p50 {p50:.2f} s   p95 {p95:.2f} s   p99 {p99:.2f} s  (event sent -> Parquet visible)")
+    print(f"           p50 {p50:.2f} s   p95 {p95:.2f} s   p99 {p99:.2f} s  (event sent -> its snapshot committed)")
+    print(f"           commit per batch: {commits}")
+
+
+def committed_at(lake: Path) -> dict[str, float]:
+    """Each raw data file and when the snapshot that added it was committed (epoch seconds)."""
+    from contract import lake as layout
+    from lakehouse.snapshot import added_files, load_table, local_path
+    from smartcity.synthetic import catalog
+
+    return {
+        local_path(data_file.file_path): ms / 1000
+        for stream in layout.STREAMS
+        for ms, data_file in added_files(load_table(catalog(lake), layout.RAW, stream))
+    }
+
+
+def baseline_output(revision: str, argv: list[str]) -> str:
+    """This benchmark's output for another revision, run from a git worktree of it."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="smartcity-baseline-") as tmp:
+        subprocess.run(["git", "worktree", "add", "--detach", tmp, revision], cwd=root, check=True, capture_output=True)
+        try:
+            run = subprocess.run(
+                [sys.executable, "-m", "bench.spark_ingest", *argv],
+                cwd=tmp,
+                env={**os.environ, "PYTHONPATH": tmp},  # ahead of the editable install: that revision's code
+                capture_output=True,
+                text=True,
+            )
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", tmp], cwd=root, capture_output=True)
+    if run.returncode:
+        sys.exit(f"the baseline's benchmark failed:\n{run.stderr[-3000:]}")
+    return run.stdout.rstrip()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -181,7 +229,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=60, help="length of the latency run")
     parser.add_argument("--trigger", type=float, default=1.0, help="trigger interval of the latency run")
     parser.add_argument("--only", choices=("drain", "latency"))
+    parser.add_argument("--baseline", metavar="REV", help="also run this git revision's benchmark first (A/B)")
     args = parser.parse_args(argv)
+    if args.baseline:
+        rest = [a for a in (argv if argv is not None else sys.argv[1:]) if a not in ("--baseline", args.baseline)]
+        print(f"== baseline {args.baseline}", flush=True)
+        print(baseline_output(args.baseline, rest), flush=True)
+        print("== this revision", flush=True)
     with EmbeddedBroker() as broker:
         if args.only in (None, "drain"):
             drain(broker.bootstrap, args.events)

@@ -1,16 +1,17 @@
 """The lake's layout: the one place that spells out where things live under a lake root.
 
 ```
-<root>/raw/<stream>/event_date=YYYY-MM-DD/event_hour=H/*.parquet         valid events, by event time (UTC)
-<root>/quarantine/<stream>/event_date=.../event_hour=.../*.parquet       rejected records, by Kafka time
-<root>/_staging/<zone>/<stream>/<task>/event_date=.../event_hour=.../    files a micro-batch has not committed
-<root>/_metrics/progress.jsonl                                           one JSON object per batch or event
-<root>/_marts/<mart>.parquet                                             the dbt marts, exported for the dashboard
+<root>/raw/<stream>/                  the Iceberg table of a stream's valid events, by event time (UTC):
+                    metadata/         its metadata (snapshots, manifests)
+                    data/event_date=YYYY-MM-DD/event_hour=H/*.parquet   its data files
+<root>/quarantine/<stream>/           the table of the records it rejected, by Kafka time
+<root>/catalog.db                     the local SQLite catalog of the tables (lakehouse/catalogs.py)
+<root>/_metrics/progress.jsonl        one JSON object per batch or event
+<root>/_marts/<mart>.parquet          the dbt marts, exported for the dashboard
 ```
 
-Readers that glob the lake (DuckDB, dbt, Athena, Spectrum) ignore names starting with ``_`` or
-``.``: staging and metrics are never read as data. ``root`` is a path or a URI (``file://``,
-``s3://``); the helpers only join strings.
+Nobody reads a table's folder: readers read the data files of its current snapshot
+(lakehouse/snapshot.py). ``root`` is a path or a URI (``file://``, ``s3://``); the helpers only join strings.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from contract.events import BY_NAME
 RAW = "raw"
 QUARANTINE = "quarantine"
 ZONES = (RAW, QUARANTINE)
-STAGING = "_staging"
 METRICS_FILE = "_metrics/progress.jsonl"
 MARTS = "_marts"
 PARTITION_COLUMNS = ("event_date", "event_hour")
@@ -56,16 +56,6 @@ def partition_dir(event_date: date | str, event_hour: int) -> str:
     return f"event_date={day}/event_hour={event_hour}"
 
 
-def files_glob(root: str | Path, zone: str = RAW, stream: str = "*") -> str:
-    """Every data file of a stream (or of all streams, ``*``) in a zone."""
-    return f"{stream_dir(root, zone, stream)}/*/*/*.parquet"
-
-
-def staging_dir(zone: str, stream: str) -> str:
-    """Relative to the lake root."""
-    return f"{STAGING}/{zone}/{stream}"
-
-
 def metrics_path(root: str) -> Path | None:
     """The metrics file of a local lake; None for an object store (metrics go to the log there)."""
     parsed = urlparse(str(root))
@@ -77,12 +67,3 @@ def metrics_path(root: str) -> Path | None:
 def mart_path(root: str | Path, name: str) -> Path:
     """The Parquet copy of one dbt mart (local lake), replaced atomically after each build."""
     return Path(root) / MARTS / f"{name}.parquet"
-
-
-def partition_folders(root: str | Path, zone: str, stream: str) -> list[Path]:
-    """The partition folders of a stream in a local lake, oldest hour first."""
-
-    def hour_key(folder: Path) -> tuple[str, int]:
-        return folder.parent.name.split("=", 1)[1], int(folder.name.split("=", 1)[1])
-
-    return sorted(Path(stream_dir(root, zone, stream)).glob("event_date=*/event_hour=*"), key=hour_key)

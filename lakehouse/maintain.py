@@ -23,7 +23,7 @@ from lakehouse.commit import QUERY_ID, with_retries
 log = logging.getLogger("smartcity.maintain")
 
 # Snapshots a reader or a time-travel query may still want; files written for a commit not made yet.
-RETENTION = timedelta(minutes=30)
+RETENTION = timedelta(minutes=10)
 ORPHAN_AGE = timedelta(hours=1)
 
 

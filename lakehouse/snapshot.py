@@ -57,12 +57,12 @@ def lake_relation(config: CatalogConfig, zone: str, stream: str) -> str:
     return duckdb_relation(load_table(config, zone, stream))
 
 
-def added_partitions(table: Table, since_ms: int) -> dict[str, set[int]]:
-    """{event_date: {event_hour, ...}} of the files snapshots committed at or after ``since_ms``
-    added (appends and compactions alike: a rewritten hour holds a new file)."""
+def added_files(table: Table, since_ms: int = 0) -> list[tuple[int, DataFile]]:
+    """(commit time in ms, data file) of every file a snapshot committed at or after ``since_ms``
+    added (appends and compactions alike), from the table's snapshot history."""
     from pyiceberg.manifest import ManifestEntryStatus
 
-    found: dict[str, set[int]] = {}
+    found = []
     for snapshot in table.metadata.snapshots:
         if snapshot.timestamp_ms < since_ms:
             continue
@@ -71,8 +71,16 @@ def added_partitions(table: Table, since_ms: int) -> dict[str, set[int]]:
                 continue
             for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
                 if entry.status == ManifestEntryStatus.ADDED and entry.snapshot_id == snapshot.snapshot_id:
-                    day, hour = entry.data_file.partition[0], entry.data_file.partition[1]
-                    found.setdefault(iso_day(day), set()).add(int(hour))
+                    found.append((snapshot.timestamp_ms, entry.data_file))
+    return found
+
+
+def added_partitions(table: Table, since_ms: int) -> dict[str, set[int]]:
+    """{event_date: {event_hour, ...}} of the files snapshots committed at or after ``since_ms``
+    added (a rewritten hour holds a new file)."""
+    found: dict[str, set[int]] = {}
+    for _, data_file in added_files(table, since_ms):
+        found.setdefault(iso_day(data_file.partition[0]), set()).add(int(data_file.partition[1]))
     return found
 
 

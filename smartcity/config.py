@@ -56,6 +56,7 @@ class Settings:
     spark_auth_secret: str | None = None
     duckdb_file: Path | None = None  # None: smartcity.duckdb in the data folder
     marts_every_s: int = 60
+    compact_every_s: int = 300  # `up`'s compaction, snapshot expiry and orphan removal
     dashboard_port: int = 8501
     glue_database: str | None = None
     metrics_port: int | None = None  # Prometheus endpoint of `up` and `stream`; None: off
@@ -108,6 +109,7 @@ class Settings:
             spark_auth_secret=os.environ.get("SMARTCITY_SPARK_AUTH_SECRET") or None,
             duckdb_file=Path(os.environ.get("SMARTCITY_DUCKDB_PATH") or data_dir / "smartcity.duckdb").resolve(),
             marts_every_s=_int("SMARTCITY_MARTS_EVERY", 60, allow_zero=True),
+            compact_every_s=_int("SMARTCITY_COMPACT_EVERY", 300, allow_zero=True),
             dashboard_port=_int("SMARTCITY_DASHBOARD_PORT", 8501),
             glue_database=os.environ.get("SMARTCITY_GLUE_DATABASE") or None,
             catalog_uri=os.environ.get("SMARTCITY_CATALOG") or None,

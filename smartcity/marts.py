@@ -98,6 +98,18 @@ def new_partitions(settings: Settings, since: datetime) -> dict[str, dict[str, l
     return found
 
 
+def close_dbt_duckdb() -> None:
+    """Close dbt-duckdb's DuckDB environment. It keeps one per process across invocations and
+    closes it only at exit, and the views of the lake's snapshots (lakehouse/dbt_duckdb.py) are
+    made when it opens: each build of this process must open its own to read the newest snapshots."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
+
+
 def build_and_export(settings: Settings, runner: Any = None, tests_since: datetime | None = None) -> bool:
     """One incremental build of the warehouse and an export of its marts; False (and one log
     line) when dbt failed, e.g. before the stream landed anything. With ``tests_since`` (the start of
@@ -119,7 +131,10 @@ def build_and_export(settings: Settings, runner: Any = None, tests_since: dateti
     else:
         environment["SMARTCITY_TESTS_WINDOW"] = ""  # every row (the variable's value is part of dbt's parse)
     with _environment(environment):
-        result = runner.invoke(build)
+        try:
+            result = runner.invoke(build)
+        finally:
+            close_dbt_duckdb()
     if not result.success:
         where = f"see {settings.data_dir / 'dbt' / 'logs' / 'dbt.log'}"
         log.warning("dbt build failed: %s", str(result.exception or where).splitlines()[0])

@@ -36,6 +36,7 @@ from smartcity.broker import EmbeddedBroker, ensure_topics, external_kafka
 from smartcity.config import Settings
 from smartcity.exporter import MetricsServer, RunMetrics, process_tree
 from smartcity.locking import exclusive
+from smartcity.maintenance import LakeMaintainer
 from smartcity.marts import MartsRefresher
 from smartcity.pipeline import JobProcess, stream_command
 from smartcity.status import StatusBoard
@@ -150,6 +151,7 @@ class Orchestrator:
         self.metrics = MetricsTail.from_now(settings.metrics_file)
         self.summary = RunSummary()
         self.marts: MartsRefresher | None = None
+        self.upkeep: LakeMaintainer | None = None
         self._quiet = threading.Event()
         self.log_path = settings.data_dir / "logs" / "up.log"
         self.board = StatusBoard(
@@ -236,6 +238,9 @@ class Orchestrator:
                     f"marts rebuilt every {self.settings.marts_every_s} s; dashboard: `smartcity dashboard` "
                     f"(make dashboard), then {self.settings.dashboard_url}"
                 )
+            if self.settings.compact_every_s:
+                self.upkeep = LakeMaintainer(self.settings.lake_catalog(), self.settings.compact_every_s)
+                self.upkeep.start()
             if self.stop_signal is None:
                 self._simulate(bootstrap)
             if self.job_died.is_set():
@@ -256,6 +261,8 @@ class Orchestrator:
             self._stop_display()
             if self.marts is not None:
                 self.marts.stop()
+            if self.upkeep is not None:
+                self.upkeep.stop()
             if self.job is not None and self.job.poll() is None:
                 self.job.kill(10)
             if self.broker is not None:

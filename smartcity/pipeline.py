@@ -12,11 +12,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contract import lake
 from kafkaclient import settings as kafka_settings
-from lakehouse.catalogs import CatalogConfig
 from smartcity import children
+
+if TYPE_CHECKING:
+    from lakehouse.catalogs import CatalogConfig
 
 
 def stream_command(bootstrap: str, *args: str) -> list[str]:

@@ -152,3 +152,25 @@ def copy_fleet(
     for stream, paths in written.items():
         _commit(lake, layout.RAW, stream, paths)
     return added
+
+
+def raw_rows(lake: Path, stream: str | None = None) -> int:
+    """Rows in the current snapshots of the raw tables (of every stream, or of one)."""
+    import duckdb
+
+    from lakehouse.snapshot import lake_relation
+
+    streams = (stream,) if stream else layout.STREAMS
+    return sum(
+        duckdb.execute(f"select count(*) from {lake_relation(catalog(lake), layout.RAW, s)}").fetchall()[0][0]
+        for s in streams
+    )
+
+
+def newest_event(lake: Path, stream: str = "vehicle") -> datetime:
+    import duckdb
+
+    from lakehouse.snapshot import lake_relation
+
+    sql = f"select max(event_time) from {lake_relation(catalog(lake), layout.RAW, stream)}"
+    return duckdb.execute(sql).fetchall()[0][0]

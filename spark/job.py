@@ -20,16 +20,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contract import lake, metrics
 from contract.events import BY_NAME, topic_name
 from kafkaclient import clients as kafka_clients
 from kafkaclient.access import tcp_open
 from kafkaclient.settings import PLAINTEXT, KafkaSecurity
-from lakehouse.catalogs import CatalogConfig, default_catalog
 from spark.errors import LakeRootError, QueryFailed, root_cause
 from spark.parse import EventTimeBounds
+
+if TYPE_CHECKING:
+    from lakehouse.catalogs import CatalogConfig
 
 log = logging.getLogger("smartcity.stream")
 
@@ -259,6 +261,8 @@ def stage_native(records, stream: str, options: StreamOptions):
 
 
 def catalog_config(options: StreamOptions) -> CatalogConfig:
+    from lakehouse.catalogs import CatalogConfig, default_catalog
+
     return options.catalog or CatalogConfig(default_catalog(options.lake_root), options.lake_root)
 
 

@@ -22,7 +22,7 @@ KINDS = {
     "spark": {"launch", "module_launch", "spark_in_process"},
     "dbt": {"warehouse", "site", "dbt_cli"},
     "dashboard": {"served", "browser"},
-    "slow": {"built_wheel"},
+    "slow": {"built_wheel", "postgres", "aws"},  # a wheel build, a PostgreSQL server, the AWS stack on moto
 }
 
 

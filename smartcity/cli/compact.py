@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     compact.add_argument("--grace", type=positive(float), default=60.0, help="minutes after an hour ends (60)")
     compact.add_argument("--min-files", type=positive(int), default=2, help="leave hours with fewer files (2)")
     compact.add_argument("--zone", choices=lake.ZONES, action="append", help="default: both")
-    compact.add_argument("--retention", type=positive(float), default=30.0, help="minutes of snapshots kept (30)")
+    compact.add_argument("--retention", type=positive(float), default=10.0, help="minutes of snapshots kept (10)")
     compact.add_argument(
         "--orphan-age", type=positive(float), default=60.0, help="minutes before an unreferenced file goes (60)"
     )

@@ -1,6 +1,7 @@
 """The same tables and commits on an object store (moto's S3 server) with the SQL catalog, and in AWS Glue (moto)."""
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,30 @@ def test_glue_catalog_tables_are_iceberg_tables(s3: MotoEndpoint) -> None:
 def test_an_unknown_catalog_is_one_clear_error() -> None:
     with pytest.raises(InvalidSetting, match="SMARTCITY_CATALOG: unsupported catalog 'hive://x'"):
         open_catalog(CatalogConfig("hive://x", "/tmp/lake"))
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    from tests.helpers.postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+def test_sql_catalog_on_postgresql_as_the_cluster_runs_it(postgres: str, tmp_path: Path) -> None:
+    """docker-compose's catalog: the job, compaction and readers commit through one PostgreSQL."""
+    config = CatalogConfig(postgres, str(tmp_path / "lake"))
+    stream, compaction = (ensure_tables(config, ("gps",))[GPS] for _ in range(2))
+    for batch in range(3):
+        assert append_batch(stream, [stage_file(stream, range(batch * 10, batch * 10 + 10))], "q", batch)
+    compaction.refresh()
+    from datetime import UTC, datetime
+
+    from lakehouse.rewrite import hours_to_compact, rewrite_hour
+    from tests.lakehouse.conftest import DAY, counts
+
+    planned = hours_to_compact(compaction, datetime(2026, 3, 2, tzinfo=UTC), timedelta(minutes=60), 2)[(DAY, 5)]
+    assert append_batch(stream, [stage_file(stream, range(30, 40))], "q", 3)  # lands while compaction runs
+    assert rewrite_hour(compaction, DAY, 5, planned).committed  # the conflict is retried on the new metadata
+    assert not append_batch(ensure_tables(config, ("gps",))[GPS], [stage_file(stream, range(30, 40))], "q", 3)
+    assert counts(ensure_tables(config, ("gps",))[GPS]) == (40, 40)

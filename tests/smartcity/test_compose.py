@@ -21,7 +21,7 @@ COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 VARIABLE = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
-SECRETS = ("SMARTCITY_SPARK_AUTH_SECRET", "OBJECT_STORE_SECRET_KEY")
+SECRETS = ("SMARTCITY_SPARK_AUTH_SECRET", "OBJECT_STORE_SECRET_KEY", "CATALOG_PASSWORD")
 
 
 def env_example() -> dict[str, str]:
