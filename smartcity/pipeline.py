@@ -48,7 +48,7 @@ def batch_in_flight(lake_root: str | Path, committed_files: int = 1, catalog: Ca
     """At least ``committed_files`` raw files are committed and a batch's files are being written
     (in a table's folder, in no snapshot yet, written in the last few seconds: not the orphans of
     an earlier attempt): the moment to kill a driver or a worker mid-batch."""
-    from lakehouse.catalogs import default_catalog
+    from lakehouse.catalogs import CatalogConfig, default_catalog
     from lakehouse.snapshot import current_paths, load_table, uncommitted_files
 
     config = catalog or CatalogConfig(default_catalog(str(lake_root)), str(lake_root))
