@@ -41,9 +41,24 @@ PARTITION_COLUMN_TYPES = (
     ("event_date", "date", "Partition column: UTC date of event_time."),
     ("event_hour", "integer", "Partition column: UTC hour of event_time."),
 )
+QUARANTINE_FIELDS = (
+    ("raw_value", "string", "The record's value as received."),
+    ("quarantine_reason", "string", "Why the record was not accepted: '<check>: <detail>'."),
+)
 STREAMS = tuple(BY_NAME)
 # The schema of the DuckDB warehouse in which dbt sees each table's current snapshot as a view.
 DUCKDB_LAKE = "smartcity_lake"
+
+
+def table_columns(zone: str, stream: str) -> tuple[tuple[str, str, str], ...]:
+    """The columns of a stream's table in ``zone``, (name, type, description), in field-id order:
+    contract fields (or the raw value and the reason), Kafka coordinates, ``ingested_at``, the
+    event hour's partition columns."""
+    if zone == QUARANTINE:
+        head: tuple[tuple[str, str, str], ...] = QUARANTINE_FIELDS
+    else:
+        head = tuple((f.name, f.type, f.description) for f in BY_NAME[stream].fields)
+    return (*head, *ADDED_COLUMNS, *PARTITION_COLUMN_TYPES)
 
 
 def stream_dir(root: str | Path, zone: str, stream: str) -> str:

@@ -6,14 +6,14 @@ on ``event_date`` and ``event_hour`` (UTC; the Kafka time for quarantine), real 
 data file, so a filter on the hour prunes files in Iceberg readers and in DuckDB alike.
 
 Field ids are the position in the contract's order, counted from 1: the job's tasks write them
-into the Parquet files they stage (``arrow_schema``), so the files and the table agree by id.
+into the Parquet files they stage (spark/stage.py, from the same ``contract.lake.table_columns``),
+so the files and the table agree by id.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pyarrow as pa
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.transforms import IdentityTransform
@@ -29,7 +29,6 @@ from pyiceberg.types import (
 )
 
 from contract import lake
-from contract.events import BY_NAME
 
 NAMESPACE = "smartcity"
 ICEBERG_TYPES: dict[str, IcebergType] = {
@@ -40,18 +39,6 @@ ICEBERG_TYPES: dict[str, IcebergType] = {
     "timestamp": TimestamptzType(),
     "date": DateType(),
 }
-ARROW_TYPES = {
-    "string": pa.string(),
-    "double": pa.float64(),
-    "integer": pa.int32(),
-    "bigint": pa.int64(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-    "date": pa.date32(),
-}
-QUARANTINE_FIELDS = (
-    ("raw_value", "string", "The record's value as received."),
-    ("quarantine_reason", "string", "Why the record was not accepted: '<check>: <detail>'."),
-)
 PROPERTIES = {
     "format-version": "2",
     "write.parquet.compression-codec": "snappy",
@@ -85,11 +72,7 @@ class LakeTable:
     @property
     def columns(self) -> tuple[tuple[str, str, str], ...]:
         """(name, contract type, description), in field-id order."""
-        if self.zone == lake.QUARANTINE:
-            head: tuple[tuple[str, str, str], ...] = QUARANTINE_FIELDS
-        else:
-            head = tuple((f.name, f.type, f.description) for f in BY_NAME[self.stream].fields)
-        return (*head, *lake.ADDED_COLUMNS, *lake.PARTITION_COLUMN_TYPES)
+        return lake.table_columns(self.zone, self.stream)
 
     def schema(self) -> Schema:
         return Schema(
@@ -106,15 +89,6 @@ class LakeTable:
                 PartitionField(ids[name], 1000 + n, IdentityTransform(), name)
                 for n, name in enumerate(lake.PARTITION_COLUMNS)
             )
-        )
-
-    def arrow_schema(self) -> pa.Schema:
-        """The schema of the Parquet files the job stages for this table, with Iceberg field ids."""
-        return pa.schema(
-            [
-                pa.field(name, ARROW_TYPES[kind], metadata={b"PARQUET:field_id": str(i).encode()})
-                for i, (name, kind, _) in enumerate(self.columns, start=1)
-            ]
         )
 
 

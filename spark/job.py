@@ -305,6 +305,7 @@ class Application:
         from spark.metrics import MetricsSink
 
         self.options = options
+        self.tables = lake_tables(options)  # made or loaded before the session: a bad catalog fails fast
         self.spark = build_session(options)
         self.metrics = MetricsSink(options.metrics_file or lake.metrics_path(options.lake_root))
         self.queries: list = []
@@ -315,8 +316,6 @@ class Application:
         from spark.commit import BatchCommitter
         from spark.kafka_source import KafkaOffsetsDataSource
 
-        tables = lake_tables(self.options)
-
         self.spark.streams.addListener(self.metrics.listener())
         if self.options.source != "native":
             self.spark.dataSource.register(KafkaOffsetsDataSource)  # once per session, for every query
@@ -324,7 +323,7 @@ class Application:
             if self._stop.is_set():  # asked to stop while the queries start (each takes a second or more)
                 break
             checkpoint = f"{self.options.checkpoint_root}/{stream}"
-            committer = BatchCommitter(self.spark, stream, tables[stream], checkpoint, self.metrics)
+            committer = BatchCommitter(self.spark, stream, self.tables[stream], checkpoint, self.metrics)
             query = (
                 staged_stream(self.spark, self.options, stream)
                 .writeStream.queryName(stream)

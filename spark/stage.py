@@ -21,7 +21,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from contract import lake
-from lakehouse.tables import LakeTable
 from spark.filesystems import filesystem
 
 if TYPE_CHECKING:
@@ -47,10 +46,26 @@ ROW_GROUP_ROWS = 200_000
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
+ARROW_TYPES = {
+    "string": pa.string(),
+    "double": pa.float64(),
+    "integer": pa.int32(),
+    "bigint": pa.int64(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "date": pa.date32(),
+}
+
+
 def table_schema(zone: str, stream: str) -> pa.Schema:
-    """The columns of a data file of the stream's table in ``zone``: contract fields (or the raw
-    value and the reason), Kafka coordinates, ``ingested_at``, the event hour's partition columns."""
-    return LakeTable(zone, stream).arrow_schema()
+    """The columns of a data file of the stream's table in ``zone`` (``contract.lake.table_columns``),
+    with the Iceberg field ids the table gives them (lakehouse/tables.py: their position, from 1).
+    The tasks do not import pyiceberg: a Python worker starts faster without it."""
+    return pa.schema(
+        [
+            pa.field(name, ARROW_TYPES[kind], metadata={b"PARQUET:field_id": str(i).encode()})
+            for i, (name, kind, _) in enumerate(lake.table_columns(zone, stream), start=1)
+        ]
+    )
 
 
 class _StagedFiles:

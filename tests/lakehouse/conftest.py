@@ -17,6 +17,7 @@ from pyiceberg.table import Table
 from lakehouse.catalogs import CatalogConfig, ensure_tables
 from lakehouse.snapshot import current_paths
 from lakehouse.tables import LakeTable
+from spark.stage import table_schema
 
 GPS = LakeTable("raw", "gps")
 DAY = date(2026, 3, 1)
@@ -24,7 +25,7 @@ DAY = date(2026, 3, 1)
 
 def stage_file(table: Table, offsets: range, day: date = DAY, hour: int = 5, partition: int = 0) -> str:
     """A Parquet file in the table's data folder, as a task stages it: in no snapshot yet."""
-    schema = GPS.arrow_schema()
+    schema = table_schema(GPS.zone, GPS.stream)
     n = len(offsets)
     columns = {
         "event_id": pa.array([f"e-{partition}-{o}" for o in offsets]),

@@ -1,6 +1,7 @@
 from contract import lake
 from contract.events import BY_NAME
 from lakehouse.tables import LakeTable, lake_tables
+from spark.stage import table_schema
 
 
 def test_every_stream_has_a_raw_and_a_quarantine_table_with_the_glue_names() -> None:
@@ -14,7 +15,7 @@ def test_field_ids_follow_the_contract_and_the_staged_files_carry_them() -> None
     contract_names = [f.name for f in BY_NAME["vehicle"].fields]
     assert [f.name for f in schema.fields][: len(contract_names)] == contract_names
     assert [f.field_id for f in schema.fields] == list(range(1, len(schema.fields) + 1))
-    arrow = table.arrow_schema()
+    arrow = table_schema(lake.RAW, "vehicle")
     assert arrow.names == [f.name for f in schema.fields]
     assert [int(f.metadata[b"PARQUET:field_id"]) for f in arrow] == [f.field_id for f in schema.fields]
 
