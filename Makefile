@@ -83,7 +83,7 @@ check: lint  ## the fast lane, about a minute: lint, types, and every test that 
 test: check  ## the whole suite: `make check`, then the tests on a real broker, Spark, dbt and chromium
 	$(BIN)/python -m pytest -q -m "$(SYSTEM_TESTS)"
 
-bench: $(STAMP)  ## benchmarks: producer (both backends), Spark ingest (drain rate, latency), drain on the local cluster vs local[2], dbt build, the marts refresher at 10M and 30M, dashboard
+bench: $(STAMP)  ## benchmarks: producer (both backends), Spark ingest (drain rate, latency, commit; BASELINE=<rev>: that revision first, side by side), drain on the local cluster vs local[2], dbt build, the marts refresher at 10M and 30M, dashboard
 	$(BIN)/python -m bench.producer
 	$(BIN)/python -m bench.spark_ingest $(if $(BASELINE),--baseline $(BASELINE))
 	$(BIN)/python -m bench.cluster_drain
