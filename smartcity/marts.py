@@ -98,16 +98,20 @@ def new_partitions(settings: Settings, since: datetime) -> dict[str, dict[str, l
     return found
 
 
-def close_dbt_duckdb() -> None:
-    """Close dbt-duckdb's DuckDB environment. It keeps one per process across invocations and
-    closes it only at exit, and the views of the lake's snapshots (lakehouse/dbt_duckdb.py) are
-    made when it opens: each build of this process must open its own to read the newest snapshots."""
+def refresh_dbt_lake_views(settings: Settings) -> None:
+    """dbt-duckdb keeps one DuckDB environment per process across invocations (it closes it at exit
+    only), and the plugin makes the views of the lake's snapshots (lakehouse/dbt_duckdb.py) when it
+    opens: a later build of this process refreshes them on that connection first, so it reads the
+    newest snapshots without opening the warehouse again."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
+    from lakehouse.dbt_duckdb import refresh_lake_views
+
     with DuckDBConnectionManager._LOCK:
-        if DuckDBConnectionManager._ENV is not None:
-            DuckDBConnectionManager._ENV.close()
-            DuckDBConnectionManager._ENV = None
+        env = DuckDBConnectionManager._ENV
+        connection = getattr(env, "conn", None)
+        if connection is not None:
+            refresh_lake_views(connection, settings.lake_catalog())
 
 
 def build_and_export(settings: Settings, runner: Any = None, tests_since: datetime | None = None) -> bool:
@@ -130,11 +134,9 @@ def build_and_export(settings: Settings, runner: Any = None, tests_since: dateti
         environment["SMARTCITY_TESTS_WINDOW"] = str(window_file)
     else:
         environment["SMARTCITY_TESTS_WINDOW"] = ""  # every row (the variable's value is part of dbt's parse)
+    refresh_dbt_lake_views(settings)
     with _environment(environment):
-        try:
-            result = runner.invoke(build)
-        finally:
-            close_dbt_duckdb()
+        result = runner.invoke(build)
     if not result.success:
         where = f"see {settings.data_dir / 'dbt' / 'logs' / 'dbt.log'}"
         log.warning("dbt build failed: %s", str(result.exception or where).splitlines()[0])
