@@ -74,23 +74,21 @@ def test_the_job_lands_on_s3_exactly_once_through_a_sigkill(
         written = {f"s3://{BUCKET}/{k}" for k in keys(s3, f"{root}/raw/") if "/data/" in k}
         return bool(committed) and bool(written - committed)
 
-    first = launch.start(
-        "stream", "--bootstrap", broker.bootstrap, "--master", "local[2]", "--available-now",
-        "--streams", ",".join(STREAMS), "--max-offsets-per-trigger", "8000",
-        data_dir=tmp_path, log=tmp_path / "stream-0.out",
-        SMARTCITY_TOPIC_PREFIX=prefix, SMARTCITY_LAKE_ROOT=f"s3://{BUCKET}/{root}", SMARTCITY_CATALOG=uri, **s3.env,
-    )  # fmt: skip
+    def stream(scheme: str, run: int):
+        return launch.start(
+            "stream", "--bootstrap", broker.bootstrap, "--master", "local[2]", "--available-now",
+            "--streams", ",".join(STREAMS), "--max-offsets-per-trigger", "8000",
+            data_dir=tmp_path, log=tmp_path / f"stream-{run}.out", SMARTCITY_TOPIC_PREFIX=prefix,
+            SMARTCITY_LAKE_ROOT=f"{scheme}://{BUCKET}/{root}", SMARTCITY_CATALOG=uri, **s3.env,
+        )  # fmt: skip
+
+    first = stream("s3", 0)
     launch.kill_when(first, in_flight, what="a batch in flight")
     landed_before = sum(read_back(config, s)[0] for s in STREAMS)
     assert 0 < landed_before < sum(produced.values())
 
     # Hadoop's name for the same bucket: the restart continues where the killed run stopped.
-    final = launch.start(
-        "stream", "--bootstrap", broker.bootstrap, "--master", "local[2]", "--available-now",
-        "--streams", ",".join(STREAMS), "--max-offsets-per-trigger", "8000",
-        data_dir=tmp_path, log=tmp_path / "stream-1.out",
-        SMARTCITY_TOPIC_PREFIX=prefix, SMARTCITY_LAKE_ROOT=f"s3a://{BUCKET}/{root}", SMARTCITY_CATALOG=uri, **s3.env,
-    )  # fmt: skip
+    final = stream("s3a", 1)
     assert final.wait(300) == 0, (tmp_path / "stream-1.out").read_text()[-3000:]
     for name, n in produced.items():
         assert read_back(config, name) == (n, n), name
