@@ -1,6 +1,7 @@
 """Where the lake lives (a local folder or an object store URI) and how the job reaches it: the lake
-through pyarrow's file systems only (tasks write with it, the driver commits with it), so S3 needs no
-Hadoop connector; the checkpoint through Hadoop's FileSystem, which Spark itself uses for it."""
+through pyarrow's file systems only (tasks write the tables' data files with it; the catalog's FileIO
+writes their metadata), so S3 needs no Hadoop connector; the checkpoint through Hadoop's FileSystem,
+which Spark itself uses for it."""
 
 from __future__ import annotations
 
@@ -31,56 +32,6 @@ def filesystem(root: str):
 
     fs, base = pafs.FileSystem.from_uri(root.replace("s3a://", "s3://", 1))
     return fs, base.rstrip("/")
-
-
-class LakeFS:
-    """The few file operations the commit needs, on the lake through pyarrow. ``move`` is an atomic
-    rename on a local disk and HDFS; on an object store it is a copy then a delete, and readers still
-    see whole objects only, because an object appears when its copy completes (spark/commit.py)."""
-
-    def __init__(self, root: str) -> None:
-        self.root = root
-        self._fs, self._base = filesystem(root)
-
-    def _path(self, uri: str) -> str:
-        if not uri.startswith(self.root):
-            raise ValueError(f"{uri} is outside the lake {self.root}")
-        return self._base + uri[len(self.root) :]
-
-    def _uri(self, path: str) -> str:
-        return self.root + path[len(self._base) :]
-
-    def glob(self, pattern: str) -> list[str]:
-        """Files matching ``folder/*/*/name*.parquet``-style patterns (``*`` never crosses a ``/``)."""
-        import fnmatch
-
-        import pyarrow.fs as pafs
-
-        folder = self._path(pattern.split("*", 1)[0].rsplit("/", 1)[0])
-        wanted = self._path(pattern)
-        depth = wanted.count("/")
-        found = self._fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True, recursive=True))
-        return [
-            self._uri(info.path)
-            for info in found
-            if info.type == pafs.FileType.File and info.path.count("/") == depth and fnmatch.fnmatch(info.path, wanted)
-        ]
-
-    def rename(self, src: str, dst: str) -> None:
-        target = self._path(dst)
-        if self._fs.type_name == "local":  # object stores have no folders to make
-            self._fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
-        self._fs.move(self._path(src), target)  # replaces dst: a replayed batch overwrites
-
-    def delete(self, uri: str, recursive: bool = True) -> None:
-        import pyarrow.fs as pafs
-
-        path = self._path(uri)
-        info = self._fs.get_file_info(path)
-        if info.type == pafs.FileType.Directory and recursive:
-            self._fs.delete_dir(path)
-        elif info.type == pafs.FileType.File:
-            self._fs.delete_file(path)
 
 
 class HadoopFS:
