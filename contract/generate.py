@@ -1,8 +1,9 @@
-"""Write the artefacts derived from the contract: JSON Schema files, the dbt sources YAML and the
-dbt macros that know the lake's layout.
+"""Write the artefacts derived from the contract: JSON Schema files (one per version), the dbt
+sources YAML and the dbt macros that know the lake's layout.
 
 python -m contract.generate          # rewrite them
-python -m contract.generate --check  # exit 1 if any is out of date (CI)
+python -m contract.generate --check  # exit 1 if any is out of date, or a version breaks the
+                                     # compatibility rules (contract/compatibility.py)
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from contract import lake
-from contract.events import EVENT_TYPES, EventType, Field
+from contract import compatibility, lake
+from contract.events import EVENT_TYPES, VERSION_FIELD, EventType, Field
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "contract" / "schemas"
@@ -36,9 +37,15 @@ PARQUET_TYPES = {
 KAFKA_COLUMNS = tuple((n, PARQUET_TYPES[t], d) for n, t, d in (*lake.ADDED_COLUMNS, *lake.PARTITION_COLUMN_TYPES))
 
 
-def json_schema(et: EventType) -> dict:
+def json_schema(et: EventType, version: int) -> dict:
+    """The JSON Schema of one version of an event type."""
+    et = et.at(version)
+
     def prop(f: Field) -> dict:
-        p: dict = {"type": _JSON_TYPES[f.type], "description": f.description}
+        if f.name == VERSION_FIELD:
+            return {"type": "integer", "description": f.description, "const": version}
+        kind = _JSON_TYPES[f.type]
+        p: dict = {"type": kind if f.required else [kind, "null"], "description": f.description}
         if f.type == "timestamp":
             p["format"] = "date-time"
         if f.unit:
@@ -55,27 +62,38 @@ def json_schema(et: EventType) -> dict:
 
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"https://smartcity.example/contract/{et.name}.schema.json",
-        "title": et.topic,
+        "$id": f"https://smartcity.example/contract/{schema_file(et.name, version)}",
+        "title": f"{et.topic} v{version}",
         "description": et.description,
         "type": "object",
         "properties": {f.name: prop(f) for f in et.fields},
-        "required": list(et.field_names),
+        "required": [f.name for f in et.fields if f.required],
         "additionalProperties": False,
     }
 
 
+def schema_file(name: str, version: int) -> str:
+    return f"{name}.v{version}.schema.json"
+
+
 def raw_columns(et: EventType) -> list[dict]:
-    """The columns of a raw table: the event's fields, then what the job adds."""
-    columns = [
-        {
-            "name": f.name,
-            "data_type": PARQUET_TYPES[f.type],
-            "description": f.description + (f" Unit: {f.unit}." if f.unit else ""),
-        }
-        for f in et.fields
+    """The columns of a raw table, in the table's order (``contract.lake.table_columns``)."""
+    fields = {f.name: f for f in et.fields}
+
+    def described(name: str, description: str) -> str:
+        f = fields.get(name)
+        if f is None:
+            return description
+        since = next(v.number for v in et.versions if name in {g.name for g in v.fields})
+        unit = f" Unit: {f.unit}." if f.unit else ""
+        return (
+            description + unit + (f" Since version {since}; null in events of earlier versions." if since > 1 else "")
+        )
+
+    return [
+        {"name": n, "data_type": PARQUET_TYPES[t], "description": described(n, d)}
+        for n, t, d in lake.table_columns(lake.RAW, et.name)
     ]
-    return columns + [{"name": n, "data_type": t, "description": d} for n, t, d in KAFKA_COLUMNS]
 
 
 def dbt_base_models() -> dict:
@@ -99,7 +117,7 @@ def dbt_sources() -> dict:
     for et in EVENT_TYPES:
         columns = raw_columns(et)
         rules = {
-            "not_null": list(et.field_names),
+            "not_null": [f.name for f in et.fields if f.required],
             "ranges": {
                 f.name: [f.minimum, f.maximum] for f in et.fields if f.minimum is not None or f.maximum is not None
             },
@@ -149,7 +167,11 @@ def dbt_lake_macros() -> str:
 
 
 def rendered() -> dict[Path, str]:
-    files = {SCHEMA_DIR / f"{et.name}.schema.json": json.dumps(json_schema(et), indent=2) + "\n" for et in EVENT_TYPES}
+    files = {
+        SCHEMA_DIR / schema_file(et.name, n): json.dumps(json_schema(et, n), indent=2) + "\n"
+        for et in EVENT_TYPES
+        for n in et.numbers
+    }
     header = "# GENERATED from contract/events.py by `python -m contract.generate`: do not edit.\n"
     files[DBT_SOURCES] = header + yaml.safe_dump(dbt_sources(), sort_keys=False, width=120)
     files[DBT_BASE_MODELS] = header + yaml.safe_dump(dbt_base_models(), sort_keys=False, width=120)
@@ -161,8 +183,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m contract.generate", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if a generated file is out of date")
     args = parser.parse_args(argv)
+    broken = [line for et in EVENT_TYPES for line in (*compatibility.problems(et), *compatibility.lake_problems(et))]
+    for line in broken:
+        print(f"incompatible: {line}", file=sys.stderr)
+    if broken:
+        return 1
+    files = rendered()
     stale = []
-    for path, text in rendered().items():
+    for path in sorted(SCHEMA_DIR.glob("*.json")):
+        if path not in files:  # a schema no version has any more
+            if args.check:
+                stale.append(str(path.relative_to(ROOT)))
+            else:
+                path.unlink()
+                print(f"removed {path.relative_to(ROOT)}")
+    for path, text in files.items():
         current = path.read_text() if path.exists() else None
         if current == text:
             continue

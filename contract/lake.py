@@ -52,13 +52,16 @@ DUCKDB_LAKE = "smartcity_lake"
 
 def table_columns(zone: str, stream: str) -> tuple[tuple[str, str, str], ...]:
     """The columns of a stream's table in ``zone``, (name, type, description), in field-id order:
-    contract fields (or the raw value and the reason), Kafka coordinates, ``ingested_at``, the
-    event hour's partition columns."""
+    the first version's fields (or the raw value and the reason), Kafka coordinates,
+    ``ingested_at``, the event hour's partition columns, then the fields later versions added, in
+    the order they came: a table gains a version's columns at its end, so no field id moves."""
     if zone == QUARANTINE:
-        head: tuple[tuple[str, str, str], ...] = QUARANTINE_FIELDS
-    else:
-        head = tuple((f.name, f.type, f.description) for f in BY_NAME[stream].fields)
-    return (*head, *ADDED_COLUMNS, *PARTITION_COLUMN_TYPES)
+        return (*QUARANTINE_FIELDS, *ADDED_COLUMNS, *PARTITION_COLUMN_TYPES)
+    event_type = BY_NAME[stream]
+    added = event_type.added_since_first()
+    head = tuple((f.name, f.type, f.description) for f in event_type.fields if f not in added)
+    tail = tuple((f.name, f.type, f.description) for f in added)
+    return (*head, *ADDED_COLUMNS, *PARTITION_COLUMN_TYPES, *tail)
 
 
 def stream_dir(root: str | Path, zone: str, stream: str) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from contract.events import BY_NAME, EventType, Field
+from contract.events import BY_NAME, VERSION_FIELD, EventType, Field, Version
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -70,18 +70,26 @@ def _valid_timestamp(text: str) -> bool:
 
 
 def _compile(event_type: EventType) -> Callable[[object], str | None]:
-    """Generate one flat function per event type: validation runs per event in the simulator
-    and per row in Spark, and a generated body is several times faster than a loop of closures."""
+    """Generate one flat function per event type version: validation runs per event in the
+    simulator and per row in Spark, and a generated body is several times faster than a loop of
+    closures. ``event_type`` has one version (``EventType.at``)."""
+    fields = event_type.fields
+    required = sum(f.required for f in fields)
     body = ["def errors(e):", "    if type(e) is not dict: return 'expected a JSON object, got ' + type(e).__name__"]
-    for f in event_type.fields:
-        body += [
-            f"    v = e.get({f.name!r}, MISSING)",
-            f"    if v is MISSING: return '{f.name}: missing required field'",
-            f"    if v is None: return '{f.name}: null not allowed'",
-        ]
-        body += [f"    {line}" for line in _type_check(f)]
+    body.append("    present = 0")
+    for f in fields:
+        body.append(f"    v = e.get({f.name!r}, MISSING)")
+        if f.required:
+            body += [
+                f"    if v is MISSING: return '{f.name}: missing required field'",
+                f"    if v is None: return '{f.name}: null not allowed'",
+            ]
+            body += [f"    {line}" for line in _type_check(f)]
+        else:  # may be absent or null
+            body += ["    if v is not MISSING:", "        present += 1", "        if v is not None:"]
+            body += [f"            {line}" for line in _type_check(f)]
     body += [
-        f"    if len(e) != {len(event_type.fields)}:",
+        f"    if len(e) != {required} + present:",
         f"        extra = sorted(set(e) - {set(event_type.field_names)!r})",
         "        return 'unknown field(s): ' + ', '.join(extra)",
         "    return None",
@@ -97,12 +105,40 @@ def _compile(event_type: EventType) -> Callable[[object], str | None]:
     return namespace["errors"]
 
 
+_MISSING = object()
+
+
+def _dispatch(event_type: EventType) -> Callable[[object], str | None]:
+    """Check an event against the version it declares; a version the contract does not know is
+    its own reason, so devices ahead of the contract are told apart from broken ones."""
+    by_version = {n: _compile(event_type.at(n)) for n in event_type.numbers}
+    known = ", ".join(map(str, event_type.numbers))
+
+    def errors(e: object) -> str | None:
+        if type(e) is not dict:
+            return "expected a JSON object, got " + type(e).__name__
+        version = e.get(VERSION_FIELD, _MISSING)
+        check = by_version.get(version) if type(version) is int else None
+        if check is not None:
+            return check(e)
+        if version is _MISSING:
+            return f"{VERSION_FIELD}: missing required field"
+        if version is None:
+            return f"{VERSION_FIELD}: null not allowed"
+        if type(version) is not int:
+            return f"{VERSION_FIELD}: expected integer, got {type(version).__name__}"
+        return f"{VERSION_FIELD}: {version} not supported (known: {known})"
+
+    return errors
+
+
 class Validator:
-    """Checks one event type; compiled once, called per event."""
+    """Checks one event type, each event against the version it declares; compiled once, called
+    per event."""
 
     def __init__(self, event_type: EventType) -> None:
         self.event_type = event_type
-        self.errors: Callable[[object], str | None] = _compile(event_type)
+        self.errors: Callable[[object], str | None] = _dispatch(event_type)
         """The first problem with a decoded event, or None if it is valid."""
 
     def parse(self, payload: bytes | str) -> tuple[dict | None, str | None]:
@@ -137,9 +173,9 @@ def validator_for(stream: str) -> Validator:
 
 
 def _column_problems(f: Field, values: object, n: int) -> list[tuple[np.ndarray, str]]:
-    """(rows failing, reason) for each rule of ``f`` over one column, in the per-event order."""
+    """(rows failing, reason) for each rule of ``f`` over one column, in the per-event order; an
+    optional field's nulls are absent values."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if not isinstance(values, np.ndarray | pa.Array):  # one value shared by every row
         problem = _VALUE_CHECKS[f](values)
@@ -147,7 +183,17 @@ def _column_problems(f: Field, values: object, n: int) -> list[tuple[np.ndarray,
     arrow = values if isinstance(values, pa.Array) else pa.array(values)
     if len(arrow) != n:
         return [(np.ones(n, dtype=bool), f"{f.name}: {len(arrow)} values for {n} rows")]
-    problems = [(arrow.is_null().to_numpy(zero_copy_only=False), f"{f.name}: null not allowed")]
+    nulls = arrow.is_null().to_numpy(zero_copy_only=False)
+    if f.required:
+        return [(nulls, f"{f.name}: null not allowed"), *_value_problems(f, arrow, n)]
+    return [(rows & ~nulls, reason) for rows, reason in _value_problems(f, arrow, n)]  # null: absent
+
+
+def _value_problems(f: Field, arrow: pa.Array, n: int) -> list[tuple[np.ndarray, str]]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    problems: list[tuple[np.ndarray, str]] = []
     kind = arrow.type
     if f.type in ("string", "timestamp"):
         if not pa.types.is_string(kind):
@@ -191,7 +237,7 @@ def _false(mask: pa.BooleanArray) -> np.ndarray:
 def column_errors(event_type: EventType, columns: dict[str, object], n: int) -> dict[int, str]:
     """The first problem of every invalid row (row -> reason) of events given as columns: arrays
     of n values, or one value for every row. Rules and their order are those of ``Validator``."""
-    missing = [f.name for f in event_type.fields if f.name not in columns]
+    missing = [f.name for f in event_type.fields if f.required and f.name not in columns]
     if missing:
         return dict.fromkeys(range(n), f"{missing[0]}: missing required field")
     extra = sorted(set(columns) - set(event_type.field_names))
@@ -199,6 +245,8 @@ def column_errors(event_type: EventType, columns: dict[str, object], n: int) -> 
         return dict.fromkeys(range(n), "unknown field(s): " + ", ".join(extra))
     found: dict[int, str] = {}
     for f in event_type.fields:
+        if f.name not in columns:
+            continue
         for rows, reason in _column_problems(f, columns[f.name], n):
             for row in np.flatnonzero(rows).tolist():
                 found.setdefault(row, reason)
@@ -209,6 +257,8 @@ def check_columns(event_type: EventType, columns: dict[str, object], n: int) -> 
     """Raise ContractError naming the first invalid row's problem, if any."""
     for f in event_type.fields:
         if f.name not in columns:
+            if not f.required:
+                continue
             raise ContractError(f"{event_type.name} event invalid: {f.name}: missing required field")
         for rows, reason in _column_problems(f, columns[f.name], n):
             if rows.any():
@@ -220,9 +270,8 @@ def check_columns(event_type: EventType, columns: dict[str, object], n: int) -> 
 
 def _value_check(f: Field) -> Callable[[object], str | None]:
     """The per-event rules of one field, for a column given as one shared value."""
-    probe = EventType("probe", "probe", "", (f,))
-    errors = _compile(probe)
+    errors = _compile(EventType("probe", "probe", "", (Version(1, (f,)),)))
     return lambda value: errors({f.name: value})
 
 
-_VALUE_CHECKS = {f: _value_check(f) for et in BY_NAME.values() for f in et.fields}
+_VALUE_CHECKS = {f: _value_check(f) for et in BY_NAME.values() for v in et.versions for f in v.fields}

@@ -108,6 +108,8 @@ def json_lines(event_type: EventType, columns: Mapping[str, Column], n: int) -> 
     parts: list[pa.Array | str] = []
     literal = "{"
     for f in event_type.fields:
+        if f.name not in columns and not f.required:
+            continue  # an optional field the events do not carry
         value = columns[f.name]
         quoted = f.type in ("string", "timestamp")
         literal += f'"{f.name}":'
@@ -127,8 +129,8 @@ def json_lines(event_type: EventType, columns: Mapping[str, Column], n: int) -> 
 
 def rows(event_type: EventType, columns: Mapping[str, Column], n: int) -> list[dict]:
     """The same events as dicts, for batches too small to repay the kernels' fixed cost per call."""
-    names = event_type.field_names
-    unknown = set(columns) - set(names)
+    names = tuple(name for name in event_type.field_names if name in columns)
+    unknown = set(columns) - set(event_type.field_names)
     if unknown:
         raise KeyError(f"{event_type.name}: columns not in the contract: {', '.join(sorted(unknown))}")
     lists = [_as_list(columns[name], n) for name in names]

@@ -22,7 +22,7 @@ import orjson
 import pyarrow as pa
 
 from contract.errors import InvalidSetting
-from contract.events import EMERGENCY, EVENT_TYPES, GPS, SCHEMA_VERSION, TRAFFIC, VEHICLE, WEATHER, EventType
+from contract.events import EMERGENCY, EVENT_TYPES, GPS, TRAFFIC, VEHICLE, WEATHER, EventType
 from contract.validate import check_columns, validator_for
 from ingestion.encode import Column, iso_millis, json_lines, rows, to_bytes, uuid_strings
 from ingestion.route import Route
@@ -58,6 +58,8 @@ COLUMN_ENCODING_MIN = 512
 # Events per group when iterating a fleet event by event (Fleet.run).
 GROUP_EVENTS = 20_000
 _STREAM_INDEX = {et.name: i for i, et in enumerate(EVENT_TYPES)}
+# The newest version any event type has: what an up-to-date device writes.
+NEWEST_VERSION = max(et.newest for et in EVENT_TYPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +72,17 @@ class FleetConfig:
     departure_window_s: float = 600.0
     incidents_per_vehicle_hour: float = 0.5
     camera_spacing_km: float = 12.0
+    # The version devices write (each event type's newest up to it), and the share of the fleet
+    # already on it; the rest still write the first version: a rolling upgrade.
+    schema_version: int = NEWEST_VERSION
+    upgraded_share: float = 1.0
 
     def __post_init__(self) -> None:
+        if not 1 <= self.schema_version <= NEWEST_VERSION:
+            known = ", ".join(map(str, range(1, NEWEST_VERSION + 1)))
+            raise InvalidSetting(f"--schema-version must be one of {known}, got {self.schema_version}")
+        if not 0 <= self.upgraded_share <= 1:
+            raise InvalidSetting(f"--upgraded-share must be between 0 and 1, got {self.upgraded_share}")
         if not 1 <= self.vehicles <= MAX_VEHICLES:
             raise InvalidSetting(f"--vehicles must be between 1 and {MAX_VEHICLES:,}, got {self.vehicles}")
         if self.start.tzinfo is None:
@@ -114,10 +125,11 @@ class EventIds:
 
 @dataclass(slots=True)
 class Batch:
-    """One stream's events, as columns named by the contract's fields. The header columns (id,
-    vehicle, time) are made when the batch is encoded, so merged ticks make them in one go."""
+    """One stream's events of one version, as columns named by the contract's fields. The header
+    columns (id, version, vehicle, time) are made when the batch is encoded, so merged ticks make
+    them in one go."""
 
-    event_type: EventType
+    event_type: EventType  # the version the events are written with (``EventType.at``)
     vehicle: np.ndarray  # index of the vehicle each event belongs to (its Kafka key)
     seq: np.ndarray  # the event's number among its vehicle's events of this stream
     epoch_ms: np.ndarray
@@ -134,7 +146,7 @@ class Batch:
     def all_columns(self) -> dict[str, Column]:
         return {
             "event_id": self.fleet.ids.text(self.event_type.name, self.vehicle, self.seq),
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": self.event_type.newest,
             "vehicle_id": self.fleet.vehicle_id_column.take(self.vehicle),
             "event_time": iso_millis(self.epoch_ms),
             **self.columns,
@@ -173,6 +185,14 @@ class Batch:
         )
 
 
+def _rows(value: Column, rows: np.ndarray) -> Column:
+    if isinstance(value, np.ndarray):
+        return value[rows]
+    if isinstance(value, pa.Array):
+        return value.take(rows)
+    return value  # one value for every row
+
+
 def _is_text(value: object) -> bool:
     return isinstance(value, np.ndarray) and value.dtype == object
 
@@ -205,10 +225,10 @@ class Tick:
     @staticmethod
     def merge(ticks: list[Tick]) -> list[Batch]:
         """The events of several ticks as one batch per stream, each vehicle's events in order."""
-        by_stream: dict[str, list[Batch]] = {}
+        by_stream: dict[tuple[str, int], list[Batch]] = {}
         for tick in ticks:
             for batch in tick.batches:
-                by_stream.setdefault(batch.event_type.name, []).append(batch)
+                by_stream.setdefault((batch.event_type.name, batch.event_type.newest), []).append(batch)
         return [Batch.merge(batches) for batches in by_stream.values()]
 
 
@@ -298,6 +318,17 @@ class Fleet:
             "model_year": rng.integers(2012, 2027, n),
             "vehicle_type": pa.array([_VEHICLE_TYPES[k] for k in rng.integers(0, len(_VEHICLE_TYPES), n)], pa.string()),
         }
+        # Which vehicles have had the upgrade: a fixed draw of its own, so the rest of the world
+        # does not depend on it; per event type, the version each vehicle writes.
+        upgraded = _rng(config.seed, "upgrade").permutation(n) < round(config.upgraded_share * n)
+        device = np.where(upgraded, config.schema_version, 1)
+        self.versions = {
+            et.name: np.array([et.written_by(d) for d in range(NEWEST_VERSION + 1)])[device] for et in EVENT_TYPES
+        }
+        self._writes_newer = {name: bool((v > 1).any()) for name, v in self.versions.items()}
+        self._odometer_base_km = np.round(_rng(config.seed, "odometer").uniform(2_000, 180_000, n), 1)
+        self._hot_engine = _rng(config.seed, "engines").random(n) < 0.03  # a failing thermostat
+        self._sensor_rng = _rng(config.seed, "version-2-sensors")
         self.driver_factor = rng.uniform(0.9, 1.1, n)
         self.phase_ms = rng.integers(0, max(int(config.tick_s * 1000), 1), n)
         self.fuel = rng.uniform(55, 100, n)
@@ -339,8 +370,23 @@ class Fleet:
             numbers = numbers + ranks
         return numbers
 
-    def _batch(self, et: EventType, vehicle: np.ndarray, epoch_ms: np.ndarray, columns: dict) -> Batch:
-        return Batch(et, vehicle, self.next_seq(et.name, vehicle), epoch_ms, columns, self)
+    def _batches(self, et: EventType, vehicle: np.ndarray, epoch_ms: np.ndarray, columns: dict) -> list[Batch]:
+        """The events as one batch per version their vehicles write, each with that version's fields."""
+        seq = self.next_seq(et.name, vehicle)
+        versions = self.versions[et.name][vehicle]
+        numbers = np.unique(versions).tolist()
+        if len(numbers) == 1:
+            view = et.at(numbers[0])
+            names = set(view.field_names)
+            return [Batch(view, vehicle, seq, epoch_ms, {k: v for k, v in columns.items() if k in names}, self)]
+        batches = []
+        for number in numbers:
+            view = et.at(number)
+            names = set(view.field_names)
+            rows = np.flatnonzero(versions == number)
+            picked = {k: _rows(v, rows) for k, v in columns.items() if k in names}
+            batches.append(Batch(view, vehicle[rows], seq[rows], epoch_ms[rows], picked, self))
+        return batches
 
     # -- the world --------------------------------------------------------------------------
 
@@ -396,7 +442,7 @@ class Fleet:
             )
         return found
 
-    def _incident_batch(self, incidents: list[Incident], status: str, t: float) -> Batch:
+    def _incident_batch(self, incidents: list[Incident], status: str, t: float) -> list[Batch]:
         epoch_ms = np.full(len(incidents), round((self._start_epoch + t) * 1000), dtype=np.int64)
         active = status == "active"
         columns = {
@@ -410,7 +456,7 @@ class Fleet:
             "description": _text([_DESCRIPTIONS[i.incident_type] if active else "Cleared" for i in incidents]),
         }
         reporters = np.array([i.reporter for i in incidents], dtype=np.int64)
-        return self._batch(EMERGENCY, reporters, epoch_ms, columns)
+        return self._batches(EMERGENCY, reporters, epoch_ms, columns)
 
     def _tick(self, t: float) -> Tick:
         cfg, route, n = self.config, self.route, self.config.vehicles
@@ -422,7 +468,7 @@ class Fleet:
         if resolved:
             self.open_incidents = [i for i in self.open_incidents if i.resolves_s > t]
             self._index_incidents()
-            batches.append(self._incident_batch(resolved, "resolved", t))
+            batches += self._incident_batch(resolved, "resolved", t)
 
         # Every draw is made for every vehicle, moving or not: a vehicle's numbers do not depend
         # on when the others depart or arrive.
@@ -432,6 +478,10 @@ class Fleet:
         accuracy = np.round(gps_rng.uniform(2.0, 8.0, n), 1)
         gps_noise = gps_rng.normal(0, 1, (4, n))
         sensor_noise = motion.normal(0, 0.2, n)  # the weather sensor's own error
+        # What version-2 devices also report: drawn only when some vehicle writes version 2.
+        sensors = self._sensor_rng
+        engine_noise = sensors.normal(0, 1.5, n) if self._writes_newer["vehicle"] else None
+        satellites = sensors.integers(5, 15, n) if self._writes_newer["gps"] else None
 
         moving = ~self.arrived & (t >= self.depart_s)
         stretch = np.minimum(np.searchsorted(self._stretch_end_km, self.km), len(self._stretch_end_km) - 1)
@@ -460,40 +510,35 @@ class Fleet:
         epoch_ms = np.int64(int((self._start_epoch + t) * 1000)) + self.phase_ms[v]
         speed_kmh = np.round(self.speed[v], 2)
         heading_deg = np.round(heading, 1)
-        batches.append(
-            self._batch(
-                VEHICLE,
-                v,
-                epoch_ms,
-                {
-                    "lat": np.round(lat, 6),
-                    "lon": np.round(lon, 6),
-                    "route_km": np.round(at_km, 3),
-                    "speed_kmh": speed_kmh,
-                    "heading_deg": heading_deg,
-                    "fuel_level_pct": np.round(self.fuel[v], 2),
-                    **{k: self._take(k, v) for k in ("make", "model", "model_year", "fuel_type")},
-                },
-            )
-        )
+        telemetry = {
+            "lat": np.round(lat, 6),
+            "lon": np.round(lon, 6),
+            "route_km": np.round(at_km, 3),
+            "speed_kmh": speed_kmh,
+            "heading_deg": heading_deg,
+            "fuel_level_pct": np.round(self.fuel[v], 2),
+            **{k: self._take(k, v) for k in ("make", "model", "model_year", "fuel_type")},
+        }
+        if engine_noise is not None:
+            telemetry["odometer_km"] = np.round(self._odometer_base_km[v] + at_km, 1)
+            # Coolant warms with load; a failing thermostat runs some 25 degrees hotter.
+            hot = np.where(self._hot_engine[v], 25.0, 0.0)
+            telemetry["engine_temp_c"] = np.round(84 + 0.06 * speed_kmh + hot + engine_noise[v], 1)
+        batches += self._batches(VEHICLE, v, epoch_ms, telemetry)
         # The GPS fix is the same position seen through a receiver: metres of noise.
         noise_deg = accuracy[v] / 111_000
-        batches.append(
-            self._batch(
-                GPS,
-                v,
-                epoch_ms,
-                {
-                    "lat": np.round(lat + gps_noise[0, v] * noise_deg, 6),
-                    "lon": np.round(lon + gps_noise[1, v] * noise_deg, 6),
-                    "speed_kmh": np.round(np.maximum(self.speed[v] + 0.5 * gps_noise[2, v], 0.0), 2),
-                    "heading_deg": heading_deg,
-                    "altitude_m": np.round(40 + 60 * np.sin(at_km / 23.0) + 2 * gps_noise[3, v], 1),
-                    "accuracy_m": accuracy[v],
-                    "vehicle_type": self._take("vehicle_type", v),
-                },
-            )
-        )
+        fix = {
+            "lat": np.round(lat + gps_noise[0, v] * noise_deg, 6),
+            "lon": np.round(lon + gps_noise[1, v] * noise_deg, 6),
+            "speed_kmh": np.round(np.maximum(self.speed[v] + 0.5 * gps_noise[2, v], 0.0), 2),
+            "heading_deg": heading_deg,
+            "altitude_m": np.round(40 + 60 * np.sin(at_km / 23.0) + 2 * gps_noise[3, v], 1),
+            "accuracy_m": accuracy[v],
+            "vehicle_type": self._take("vehicle_type", v),
+        }
+        if satellites is not None:
+            fix["satellites"] = satellites[v]
+        batches += self._batches(GPS, v, epoch_ms, fix)
 
         # Cameras between where each vehicle was and where it is now saw it pass.
         first = np.searchsorted(self._camera_km, previous_km[v], side="right")
@@ -501,8 +546,8 @@ class Fleet:
         if passed.any():
             seen = np.repeat(np.arange(len(v)), passed)
             camera = np.repeat(first, passed) + np.arange(len(seen)) - np.repeat(np.cumsum(passed) - passed, passed)
-            batches.append(
-                self._batch(
+            batches.extend(
+                self._batches(
                     TRAFFIC,
                     v[seen],
                     epoch_ms[seen],
@@ -522,8 +567,8 @@ class Fleet:
             d = np.flatnonzero(due)
             self.next_weather_s[v[d]] = t + cfg.weather_every_s
             region = stretch[v[d]]
-            batches.append(
-                self._batch(
+            batches.extend(
+                self._batches(
                     WEATHER,
                     v[d],
                     epoch_ms[d],
@@ -547,7 +592,7 @@ class Fleet:
             opened = self._new_incidents(reporters, t)
             self.open_incidents.extend(opened)
             self._index_incidents()
-            batches.append(self._incident_batch(opened, "active", t))
+            batches += self._incident_batch(opened, "active", t)
         return Tick(t, cfg.tick_s, batches)
 
     def _take(self, name: str, vehicles: np.ndarray) -> Column:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.table import Table
 
 from contract import lake
@@ -101,7 +101,8 @@ def ensure_tables(
     catalog: Catalog | None = None,
     table_properties: dict[str, str] | None = None,
 ) -> dict[LakeTable, Table]:
-    """Load the tables of ``streams``, creating the namespace and any missing table."""
+    """Load the tables of ``streams``, creating the namespace and any missing table, and bringing
+    each to the contract's newest schema (``evolve``) before anything writes to it."""
     catalog = catalog or open_catalog(config)
     namespace = config.namespace
     if not catalog.namespace_exists(namespace):
@@ -114,7 +115,7 @@ def ensure_tables(
     for spec in lake_tables(streams):
         identifier = (namespace, spec.name)
         try:
-            tables[spec] = catalog.load_table(identifier)
+            tables[spec] = evolve(catalog.load_table(identifier), spec)
             continue
         except NoSuchTableError:
             pass
@@ -127,5 +128,37 @@ def ensure_tables(
                 properties={**PROPERTIES, **(table_properties or {})},
             )
         except TableAlreadyExistsError:  # made meanwhile by another process
-            tables[spec] = catalog.load_table(identifier)
+            tables[spec] = evolve(catalog.load_table(identifier), spec)
     return tables
+
+
+class SchemaMismatch(RuntimeError):
+    """A table's columns disagree with the contract in a way no schema evolution repairs."""
+
+
+def evolve(table: Table, spec: LakeTable) -> Table:
+    """Add the columns the contract has and the table lacks (Iceberg schema evolution, by name:
+    metadata only, no data file rewritten; files written before read them as null). New columns
+    take the next field ids, which is their position in the contract's order, the ids the job's
+    tasks write; a table whose ids differ was changed outside the contract and is refused."""
+    wanted = spec.schema()
+    for _ in range(5):
+        current = {f.name: f for f in table.schema().fields}
+        if all(f.name in current for f in wanted.fields):
+            break
+        try:
+            with table.update_schema() as update:
+                update.union_by_name(wanted)
+        except CommitFailedException:  # another process evolved it meanwhile
+            pass
+        table = table.refresh()
+    current = {f.name: f for f in table.schema().fields}
+    for f in wanted.fields:
+        found = current.get(f.name)
+        if found is None or found.field_id != f.field_id or found.field_type != f.field_type:
+            got = "missing" if found is None else f"field id {found.field_id}, type {found.field_type}"
+            raise SchemaMismatch(
+                f"table {'.'.join(table.name())}: column {f.name} is {got}; the contract gives field id "
+                f"{f.field_id}, type {f.field_type} (changed outside the contract? see contract/compatibility.py)"
+            )
+    return table

@@ -38,15 +38,39 @@ DUCKDB_TYPES = {
 
 def duckdb_relation(table: Table) -> str:
     """A DuckDB relation over the table's current snapshot: its data files, read with the hour
-    folders as partitions (so filters on event_date and event_hour skip files unopened); a table
-    with no rows yet is an empty relation with the table's columns and types."""
-    paths = current_paths(table)
-    if paths:
-        # (no union_by_name: every file has the table's schema, and reading each footer to unify
-        # them at every bind costs a refresh about a second at 10M rows)
-        return f"read_parquet({paths!r}, hive_partitioning = true)"
-    columns = ", ".join(f"cast(null as {DUCKDB_TYPES[str(f.field_type)]}) as {f.name}" for f in table.schema().fields)
-    return f"(select {columns} where false)"
+    folders as partitions (so filters on event_date and event_hour skip files unopened), with the
+    table's columns in its order; a table with no rows yet is an empty relation of them.
+
+    Files written before a schema evolution lack the columns added since: the manifest says which
+    field ids each file holds, so files are read in groups of one set of columns each, a missing
+    column null, and the groups unioned (DuckDB's own ``union_by_name`` would read every footer at
+    every bind, about a second per refresh at 10M rows; its ``schema`` option cannot be combined
+    with hive partitioning)."""
+    fields = table.schema().fields
+    groups: dict[frozenset[int], list[str]] = {}
+    for data_file in live_files(table):
+        groups.setdefault(frozenset(data_file.value_counts or ()), []).append(local_path(data_file.file_path))
+    every = frozenset(f.field_id for f in fields)
+    if len(groups) == 1 and next(iter(groups)) >= every:
+        return f"read_parquet({sorted(next(iter(groups.values())))!r}, hive_partitioning = true)"
+    if not groups:
+        return "(" + _select(fields, frozenset(), "") + " where false)"
+    parts = []
+    for ids, paths in sorted(groups.items(), key=lambda item: sorted(item[1])):
+        if not ids:  # a file with no column statistics: let DuckDB read its columns by name
+            relation = f"read_parquet({sorted(paths)!r}, hive_partitioning = true, union_by_name = true)"
+            parts.append(_select(fields, every, f" from {relation}"))
+            continue
+        parts.append(_select(fields, ids, f" from read_parquet({sorted(paths)!r}, hive_partitioning = true)"))
+    return "(" + " union all ".join(parts) + ")"
+
+
+def _select(fields: list, present: frozenset[int], source: str) -> str:
+    columns = ", ".join(
+        f.name if f.field_id in present else f"cast(null as {DUCKDB_TYPES[str(f.field_type)]}) as {f.name}"
+        for f in fields
+    )
+    return f"select {columns}{source}"
 
 
 def load_table(config: CatalogConfig, zone: str, stream: str) -> Table:

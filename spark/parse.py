@@ -9,13 +9,14 @@ null-filled raw row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from contract.events import BY_NAME, EventType
+from contract.events import BY_NAME, VERSION_FIELD, EventType, Field
 from contract.validate import validator_for
 
 _ARROW = {
@@ -93,7 +94,13 @@ class FastParser:
     range, timestamp form). The checks are sufficient, not necessary: a row they accept is one
     the validator accepts; every other row goes to the validator itself (``split_batch``),
     which stays the one authority on what is valid and why not. pyarrow's JSON is as strict as
-    orjson except for NaN/Infinity, which the finite check catches."""
+    orjson except for NaN/Infinity, which the finite check catches.
+
+    Every known version takes this path: the batch is parsed against the columns of all of them,
+    and each row is held to the version it declares (a field it requires present, a field it does
+    not have absent: null after parsing and its name nowhere in the record, since the JSON reader
+    cannot tell an absent key from a null one). Ranges and enums are those of the field's first
+    version, the narrowest (a later version may only widen them)."""
 
     # Only UTC-designated timestamps take the fast path; other offsets go through the validator.
     TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|\+00:00)$"
@@ -104,6 +111,8 @@ class FastParser:
         self.et = et
         json_types = {"string": pa.string(), "double": pa.float64(), "integer": pa.int64(), "timestamp": pa.string()}
         self.json_schema = pa.schema([(f.name, json_types[f.type]) for f in et.fields])
+        self.versions = pa.array(et.numbers, pa.int64())
+        self.rules = {f.name: _FieldRule.of(et, f.name) for f in et.fields}
 
     def parse(self, values: pa.Array) -> tuple[pa.Table, pa.Array]:
         """Typed contract columns for the rows in the mask it returns (other rows hold anything)."""
@@ -131,7 +140,8 @@ class FastParser:
             pieces.append(rows)
             positions.append(candidates.slice(start, rows.num_rows))
         rows = pa.concat_tables(pieces)
-        checked = self._checks(rows)
+        at = pa.concat_arrays(positions)
+        checked = self._checks(rows, lambda: values.take(at))
         if checked is None:
             return table, ok
         typed, passed = checked
@@ -159,12 +169,20 @@ class FastParser:
             return self._parse_rows(payloads[:half], pj, start) + self._parse_rows(payloads[half:], pj, start + half)
         return [(start, rows)] if rows.num_rows == len(payloads) else []
 
-    def _checks(self, rows: pa.Table) -> tuple[pa.Table, pa.Array] | None:
-        passed = pa.array([True] * rows.num_rows)
+    def _checks(self, rows: pa.Table, raw: Callable[[], pa.Array]) -> tuple[pa.Table, pa.Array] | None:
+        version = rows.column(VERSION_FIELD)
+        passed = pc.fill_null(pc.is_in(version, value_set=self.versions), False)
+        raw_values: list[pa.Array] = []
         columns = {}
         for f in self.et.fields:
+            rule = self.rules[f.name]
+            f = rule.narrowest
             col = rows.column(f.name)
+            columns[f.name] = col
             good = pc.is_valid(col)
+            if f.name == VERSION_FIELD:  # known versions only, checked above
+                passed = pc.and_(passed, pc.fill_null(good, False))
+                continue
             if f.type == "string":
                 good = pc.and_(good, pc.greater(pc.binary_length(col), 0))
                 if f.enum is not None:
@@ -181,6 +199,19 @@ class FastParser:
                 if hi is not None:
                     good = pc.and_(good, pc.less_equal(col, hi))
             good = pc.fill_null(good, False)
+            if not rule.always_required:
+                # null: right where the declared version does not require the field; where it
+                # does not have it, only if the record does not name it either
+                allowed_null = pc.invert(pc.is_in(version, value_set=rule.required_in))
+                if len(rule.absent_in):
+                    if not raw_values:
+                        raw_values.append(raw())
+                    named = pc.match_substring(raw_values[0], f'"{f.name}"')
+                    absent_version = pc.is_in(version, value_set=rule.absent_in)
+                    allowed_null = pc.and_(allowed_null, pc.invert(pc.and_(absent_version, named)))
+                    good = pc.and_(good, pc.invert(absent_version))
+                good = pc.if_else(pc.is_null(col), allowed_null, good)
+                good = pc.fill_null(good, False)
             passed = pc.and_(passed, good)
             columns[f.name] = col
         for f in self.et.fields:
@@ -190,6 +221,30 @@ class FastParser:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 return None  # e.g. a well-formed but impossible date: the validator words it
         return pa.table(columns), passed
+
+
+@dataclass(frozen=True)
+class _FieldRule:
+    """What the fast path holds one field to, across the versions of its event type."""
+
+    narrowest: Field  # its first version's definition
+    required_in: pa.Array  # versions that require it
+    absent_in: pa.Array  # versions that do not have it
+    always_required: bool
+
+    @staticmethod
+    def of(et: EventType, name: str) -> _FieldRule:
+        defined = {v.number: next((f for f in v.fields if f.name == name), None) for v in et.versions}
+        present = [f for f in defined.values() if f is not None]
+        if len({f.type for f in present}) > 1:
+            raise ValueError(f"{et.name}.{name}: a type that changes between versions cannot land in the lake")
+        required = [n for n, f in defined.items() if f is not None and f.required]
+        return _FieldRule(
+            narrowest=present[0],
+            required_in=pa.array(required, pa.int64()),
+            absent_in=pa.array([n for n, f in defined.items() if f is None], pa.int64()),
+            always_required=len(required) == len(defined),
+        )
 
 
 class RecordSplitter:
@@ -255,7 +310,7 @@ class RecordSplitter:
             raw_values.append(payload.decode("utf-8", "backslashreplace") if rejected and payload is not None else None)
             reasons.append(reason)
             for name, column in columns.items():
-                column.append(None if event is None else event[name])
+                column.append(None if event is None else event.get(name))  # an optional field may be absent
         arrays = []
         for name in self.field_names:
             if self.field_types[name] == "timestamp":

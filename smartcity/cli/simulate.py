@@ -52,6 +52,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=600.0,
         help="seconds over which vehicles depart (staggered)",
     )
+    sim.add_argument(
+        "--schema-version",
+        type=positive(int),
+        help="contract version the devices write: each event type's newest up to it (default: the newest)",
+    )
+    sim.add_argument(
+        "--upgraded-share",
+        type=rate,
+        default=1.0,
+        help="share of the fleet on --schema-version; the rest write version 1: a rolling upgrade (default 1)",
+    )
     sim.add_argument("--late-rate", type=rate, default=0.0, help="share of events sent minutes late")
     sim.add_argument("--duplicate-rate", type=rate, default=0.0, help="share of events sent twice")
     sim.add_argument("--malformed-rate", type=rate, default=0.0, help="share of events sent malformed")
@@ -63,14 +74,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from ingestion.faults import FaultConfig
-    from ingestion.fleet import FleetConfig
+    from ingestion.fleet import NEWEST_VERSION, FleetConfig
     from ingestion.producer import make_producer
     from ingestion.simulate import run as simulate
 
     now = datetime.now(UTC).replace(microsecond=0)
     start = args.start or (now - timedelta(seconds=args.duration or 4 * 3600) if args.backfill else now)
     fleet = FleetConfig(
-        vehicles=args.vehicles, seed=args.seed, start=start, tick_s=args.tick, departure_window_s=args.departure_window
+        vehicles=args.vehicles,
+        seed=args.seed,
+        start=start,
+        tick_s=args.tick,
+        departure_window_s=args.departure_window,
+        schema_version=args.schema_version or NEWEST_VERSION,
+        upgraded_share=args.upgraded_share,
     )
     faults = FaultConfig(
         late_rate=args.late_rate, duplicate_rate=args.duplicate_rate, malformed_rate=args.malformed_rate, seed=args.seed

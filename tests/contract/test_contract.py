@@ -28,25 +28,34 @@ def test_generated_events_match_the_published_json_schemas(events: list) -> None
     jsonschema = pytest.importorskip("jsonschema")
     validators = {}
     for et in EVENT_TYPES:
-        schema = json.loads(rendered_path(et.name).read_text())
-        cls = jsonschema.validators.validator_for(schema)
-        cls.check_schema(schema)
-        validators[et.name] = cls(schema)
+        for number in et.numbers:
+            schema = json.loads(rendered_path(et.name, number).read_text())
+            cls = jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            validators[et.name, number] = cls(schema)
     for ev in events[:3000]:
-        validators[ev.event_type.name].validate(ev.body)
+        validators[ev.event_type.name, ev.body["schema_version"]].validate(ev.body)
 
 
-def rendered_path(name: str):
-    from contract.generate import SCHEMA_DIR
+def test_an_event_of_one_version_fails_the_schema_of_another() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    v2 = {**GOOD, "schema_version": 2, "satellites": 9}
+    jsonschema.validate(v2, json.loads(rendered_path("gps", 2).read_text()))
+    with pytest.raises(jsonschema.ValidationError, match="satellites"):
+        jsonschema.validate({**v2, "schema_version": 1}, json.loads(rendered_path("gps", 1).read_text()))
 
-    return SCHEMA_DIR / f"{name}.schema.json"
+
+def rendered_path(name: str, version: int):
+    from contract.generate import SCHEMA_DIR, schema_file
+
+    return SCHEMA_DIR / schema_file(name, version)
 
 
 def test_every_event_carries_the_common_fields(events: list) -> None:
     for ev in events[:500]:
         body = ev.body
         assert body["event_time"].endswith("Z")
-        assert body["schema_version"] == 1
+        assert body["schema_version"] == BY_NAME[ev.event_type.name].newest  # a fleet on the newest version
         assert body["vehicle_id"] == ev.vehicle_id
         if "lat" in BY_NAME[ev.event_type.name].field_names:
             assert isinstance(body["lat"], float) and isinstance(body["lon"], float)
@@ -77,7 +86,10 @@ GOOD = {
         ({"event_time": "2026-11-23 08:00:00"}, "event_time: expected ISO-8601"),
         ({"event_time": "2026-11-23T08:00:00"}, "event_time: expected ISO-8601"),  # naive: no UTC offset
         ({"event_time": "2026-13-45T08:00:00Z"}, "event_time: invalid timestamp"),
-        ({"schema_version": 2}, "schema_version: 2 outside"),
+        ({"schema_version": 3}, "schema_version: 3 not supported (known: 1, 2)"),
+        ({"schema_version": "1"}, "schema_version: expected integer, got str"),
+        ({"satellites": 9}, "unknown field(s): satellites"),  # a version 2 field in a version 1 event
+        ({"schema_version": 2, "satellites": 65}, "satellites: 65 outside [0, 64]"),
         ({"vehicle_id": None}, "vehicle_id: null not allowed"),
         ({"vehicle_id": ""}, "vehicle_id: empty string"),
         ({"lon": float("nan")}, "lon: not a finite number"),
@@ -91,6 +103,14 @@ def test_malformed_event_is_rejected_with_the_field_named(change: dict, named: s
     with pytest.raises(ContractError, match="gps event invalid") as info:
         validator.check({**GOOD, **change})
     assert named in str(info.value)
+
+
+@pytest.mark.parametrize("satellites", [9, None, "absent"])
+def test_a_version_2_event_may_carry_its_optional_field_or_not(satellites: object) -> None:
+    event = {**GOOD, "schema_version": 2, "satellites": satellites}
+    if satellites == "absent":
+        del event["satellites"]
+    assert validator_for("gps").errors(event) is None
 
 
 def test_missing_field_and_invalid_json_are_named() -> None:

@@ -206,3 +206,63 @@ def test_memory_stays_flat_over_a_long_run() -> None:
     late, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert late - early < 1_000_000, (early, late)
+
+
+def versions_by_vehicle(events: list) -> dict[tuple[str, str], set[int]]:
+    found: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for ev in events:
+        found[ev.event_type.name, ev.vehicle_id].add(ev.body["schema_version"])
+    return found
+
+
+def test_a_rolling_upgrade_puts_a_share_of_the_fleet_on_the_newest_version() -> None:
+    config = FleetConfig(vehicles=40, seed=5, start=START, departure_window_s=30, upgraded_share=0.25)
+    events = list(Fleet(config).run(120))
+    by_vehicle = versions_by_vehicle(events)
+    assert all(len(v) == 1 for v in by_vehicle.values()), "a vehicle writes one version"
+    upgraded = {vehicle for (stream, vehicle), v in by_vehicle.items() if stream == "vehicle" and v == {2}}
+    assert len(upgraded) == 10
+    assert {vehicle for (stream, vehicle), v in by_vehicle.items() if stream == "gps" and v == {2}} == upgraded
+    for ev in events:
+        body = ev.body
+        validator_for(ev.event_type.name).check(body)
+        if ev.event_type.name in ("vehicle", "gps") and ev.vehicle_id in upgraded:
+            added = {"vehicle": {"odometer_km", "engine_temp_c"}, "gps": {"satellites"}}[ev.event_type.name]
+            assert body["schema_version"] == 2 and added <= set(body)
+        else:  # the oldest version, which has no such fields (traffic and weather have one version)
+            assert body["schema_version"] == 1
+            assert not {"odometer_km", "engine_temp_c", "satellites"} & set(body)
+
+
+def test_version_2_readings_are_plausible() -> None:
+    events = list(Fleet(FleetConfig(vehicles=60, seed=8, start=START, departure_window_s=30)).run(300))
+    odometers: dict[str, list[float]] = defaultdict(list)
+    temperatures = []
+    for ev in events:
+        if ev.event_type.name == "vehicle":
+            odometers[ev.vehicle_id].append(ev.body["odometer_km"])
+            temperatures.append(ev.body["engine_temp_c"])
+        elif ev.event_type.name == "gps":
+            assert 5 <= ev.body["satellites"] < 15
+    assert all(readings == sorted(readings) for readings in odometers.values()), "odometers only count up"
+    assert 80 < float(np.median(temperatures)) < 100
+    assert max(temperatures) > 105, "a few engines run hot"
+
+
+def test_schema_version_1_writes_only_the_first_version() -> None:
+    events = list(Fleet(FleetConfig(vehicles=10, seed=5, start=START, schema_version=1)).run(60))
+    assert {ev.body["schema_version"] for ev in events} == {1}
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"schema_version": 3}, "--schema-version must be one of 1, 2, got 3"),
+        ({"upgraded_share": 1.5}, "--upgraded-share must be between 0 and 1, got 1.5"),
+    ],
+)
+def test_a_version_the_contract_does_not_have_is_refused(settings: dict, message: str) -> None:
+    from contract.errors import InvalidSetting
+
+    with pytest.raises(InvalidSetting, match=message):
+        FleetConfig(start=START, **settings)

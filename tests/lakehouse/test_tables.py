@@ -12,8 +12,13 @@ def test_every_stream_has_a_raw_and_a_quarantine_table_with_the_glue_names() -> 
 def test_field_ids_follow_the_contract_and_the_staged_files_carry_them() -> None:
     table = LakeTable(lake.RAW, "vehicle")
     schema = table.schema()
-    contract_names = [f.name for f in BY_NAME["vehicle"].fields]
-    assert [f.name for f in schema.fields][: len(contract_names)] == contract_names
+    first = [f.name for f in BY_NAME["vehicle"].versions[0].fields]
+    added = [f.name for f in BY_NAME["vehicle"].added_since_first()]
+    assert added == ["odometer_km", "engine_temp_c"]
+    names = [f.name for f in schema.fields]
+    # the first version's fields, the job's columns, then each later version's at the end
+    assert names[: len(first)] == first
+    assert names[-len(added) :] == added
     assert [f.field_id for f in schema.fields] == list(range(1, len(schema.fields) + 1))
     arrow = table_schema(lake.RAW, "vehicle")
     assert arrow.names == [f.name for f in schema.fields]
