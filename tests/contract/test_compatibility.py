@@ -102,7 +102,8 @@ def test_integer_to_double_is_compatible_but_the_lake_cannot_promote_it() -> Non
     widened = with_next_version(GPS, edit("satellites", type="double"))
     assert compatibility.problems(widened) == []
     assert compatibility.lake_problems(widened) == [
-        "gps v3 satellites: integer to double (the lake's Iceberg tables cannot promote this type; add a new field instead)"
+        "gps v3 satellites: integer to double "
+        "(the lake's Iceberg tables cannot promote this type; add a new field instead)"
     ]
 
 
