@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from cloud import iam
 from cloud.base import Clients, Resource, is_missing
 from cloud.stack import TAG_KEY, Stack
-from lakehouse.catalogs import CatalogConfig, ensure_tables, open_catalog, table_location
+from lakehouse.catalogs import CatalogConfig, ensure_tables, evolve, open_catalog, table_location
 from lakehouse.tables import LakeTable
 
 
@@ -196,11 +196,10 @@ class IcebergTable(Resource):
         ensure_tables(config, (self.table.stream,), catalog, {TAG_KEY: self.stack.name})
 
     def update(self) -> None:
-        """Columns the contract has and the table not yet: added by name (Iceberg schema evolution)."""
+        """Columns the contract has and the table not yet (a newer version's fields): added by name,
+        Iceberg schema evolution, metadata only; Athena and Spectrum read old files' rows as null."""
         catalog = open_catalog(self.catalog(), self.aws("glue"))
-        table = catalog.load_table((self.stack.raw_database, self.table.name))
-        with table.update_schema() as update:
-            update.union_by_name(self.table.schema())
+        evolve(catalog.load_table((self.stack.raw_database, self.table.name)), self.table)
 
     def delete(self) -> None:
         # The table's files go with the bucket; dropping it removes the Glue entry only.

@@ -144,8 +144,12 @@ def evolve(table: Table, spec: LakeTable) -> Table:
     wanted = spec.schema()
     for _ in range(5):
         current = {f.name: f for f in table.schema().fields}
-        if all(f.name in current for f in wanted.fields):
+        missing = [f for f in wanted.fields if f.name not in current]
+        if not missing:
             break
+        next_ids = range(table.metadata.last_column_id + 1, table.metadata.last_column_id + 1 + len(missing))
+        if [f.field_id for f in missing] != list(next_ids):
+            break  # adding them would give other ids: refused below, the table left as it is
         try:
             with table.update_schema() as update:
                 update.union_by_name(wanted)

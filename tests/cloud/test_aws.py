@@ -255,27 +255,48 @@ def test_the_heat_map_data_set_tags_its_cells_as_coordinates() -> None:
     assert tags == {"cell_lat": "LATITUDE", "cell_lon": "LONGITUDE"}
 
 
-def test_a_table_behind_the_contract_gains_its_new_columns_on_up(aws: MotoEndpoint) -> None:
-    """The contract grew a column: `up` adds it to the Glue table by name (Iceberg schema evolution)."""
-    from pyiceberg.types import DoubleType
+def test_a_table_of_an_older_contract_gains_the_new_versions_columns_on_up(aws: MotoEndpoint) -> None:
+    """The contract has a version 2: `up` brings the Glue table made by version 1 to it by name
+    (Iceberg schema evolution, the contract's field ids); a second `up` has nothing to do."""
+    from pyiceberg.schema import Schema
 
     from cloud.resources import IcebergTable
-    from lakehouse.catalogs import open_catalog
+    from cloud.stack import TAG_KEY
+    from contract.events import BY_NAME
+    from lakehouse.catalogs import open_catalog, table_location
+    from lakehouse.tables import PROPERTIES
 
     stack, clients = make_stack(quicksight=False), clients_for_moto()
     deploy.up(stack, clients, say=lambda _: None)
     vehicle = next(t for t in lake_tables() if t.name == "vehicle")
     resource = IcebergTable(stack, clients, vehicle)
-    table = open_catalog(resource.catalog(), clients("glue")).load_table(("smartcity_raw", "vehicle"))
-    with table.update_schema() as update:
-        update.delete_column("fuel_level_pct")  # as if made by an older contract
+    catalog = open_catalog(resource.catalog(), clients("glue"))
+    identifier = ("smartcity_raw", "vehicle")
+    catalog.drop_table(identifier)
+    added = [f.name for f in BY_NAME["vehicle"].added_since_first()]
+    catalog.create_table(  # as `up` made it when the contract had one version
+        identifier,
+        schema=Schema(*(f for f in vehicle.schema().fields if f.name not in added)),
+        location=table_location(stack.lake_root, vehicle),
+        partition_spec=vehicle.partition_spec(),
+        properties={**PROPERTIES, TAG_KEY: stack.name},
+    )
     assert [c.action for c in deploy.plan(stack, clients) if c.resource.name == "smartcity_raw.vehicle"] == ["update"]
-    deploy.up(stack, clients, say=lambda _: None)
-    assert [c.action for c in deploy.plan(stack, clients) if c.resource.name == "smartcity_raw.vehicle"] == [
-        "unchanged"
+    lines: list[str] = []
+    deploy.up(stack, clients, say=lines.append)
+    assert any("smartcity_raw.vehicle" in line and "update" in line for line in lines), lines
+    table = catalog.load_table(identifier)
+    assert {f.name: f.field_id for f in table.schema().fields} == {f.name: f.field_id for f in vehicle.schema().fields}
+    glue_columns = [
+        c["Name"]
+        for c in clients("glue").get_table(DatabaseName="smartcity_raw", Name="vehicle")["Table"]["StorageDescriptor"][
+            "Columns"
+        ]
     ]
-    table.refresh()
-    assert table.schema().find_field("fuel_level_pct").field_type == DoubleType()
+    assert glue_columns[-len(added) :] == added  # what Athena's and Spectrum's catalogs show
+    again: list[str] = []
+    deploy.up(stack, clients, say=again.append)
+    assert again[-1].endswith("nothing to do")
 
 
 def test_only_a_not_found_answer_is_a_missing_resource() -> None:
