@@ -72,6 +72,11 @@ def json_schema(et: EventType, version: int) -> dict:
     }
 
 
+def since(et: EventType, name: str) -> int:
+    """The first version with the field ``name``."""
+    return next(v.number for v in et.versions if name in {f.name for f in v.fields})
+
+
 def schema_file(name: str, version: int) -> str:
     return f"{name}.v{version}.schema.json"
 
@@ -122,6 +127,7 @@ def dbt_sources() -> dict:
                 f.name: [f.minimum, f.maximum] for f in et.fields if f.minimum is not None or f.maximum is not None
             },
             "accepted_values": {f.name: list(f.enum) for f in et.fields if f.enum is not None},
+            "since_version": {f.name: since(et, f.name) for f in et.added_since_first()},
         }
         tables.append(
             {

@@ -2,12 +2,13 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        on_schema_change='fail'
+        on_schema_change='append_new_columns'
     )
 }}
 
 -- GPS fixes, de-duplicated once: a table copied incrementally from staging (macro new_arrivals), so
--- the marts over millions of fixes read it instead of re-running the staging de-duplication.
+-- the marts over millions of fixes read it instead of re-running the staging de-duplication. Columns
+-- a newer contract version adds are appended to the table (null in the rows copied before).
 select
     event_id,
     vehicle_id,
@@ -16,6 +17,7 @@ select
     lat,
     lon,
     speed_kmh,
+    satellite_count,
     is_on_route,
     ingested_at
 from {{ ref('stg_smartcity__gps_fixes') }}

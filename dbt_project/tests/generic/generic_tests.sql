@@ -24,8 +24,9 @@ where {{ column_name }} > {{ other_column }}
 {% endtest %}
 
 {#- Rows that break any rule of the event contract: a required field null, a value out of its
-    range or not one of its values. Generated onto each source from contract/events.py. -#}
-{% test matches_contract(model, not_null=[], ranges={}, accepted_values={}) %}
+    range or not one of its values, a field set in an event of a version older than the field.
+    Generated onto each source from contract/events.py. -#}
+{% test matches_contract(model, not_null=[], ranges={}, accepted_values={}, since_version={}) %}
 select *
 from {{ lake_source(model) }}
 where false
@@ -42,5 +43,8 @@ where false
     {%- endfor %}
     {%- for column, values in accepted_values.items() %}
     or {{ column }} not in ({% for v in values %}'{{ v }}'{% if not loop.last %}, {% endif %}{% endfor %})
+    {%- endfor %}
+    {%- for column, version in since_version.items() %}
+    or (schema_version < {{ version }} and {{ column }} is not null)
     {%- endfor %}
 {% endtest %}

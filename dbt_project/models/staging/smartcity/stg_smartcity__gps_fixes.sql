@@ -19,6 +19,7 @@ renamed as (
         altitude_m,
         accuracy_m,
         vehicle_type,
+        satellites as satellite_count,
         schema_version,
         kafka_partition,
         kafka_offset,

@@ -22,6 +22,8 @@ renamed as (
         model,
         model_year,
         fuel_type,
+        odometer_km,
+        engine_temp_c,
         schema_version,
         kafka_partition,
         kafka_offset,
