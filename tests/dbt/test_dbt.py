@@ -25,25 +25,11 @@ from smartcity.broker import EmbeddedBroker, ensure_topics
 from spark.job import StreamOptions
 from spark.job import run as run_job
 from tests.conftest import START
+from tests.helpers.dbt import DBT, PROJECT, dbt
 from tests.helpers.kafka import produce, send
 from tests.helpers.lake import clone, query, relation
 
-PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
-DBT = str(Path(sys.executable).with_name("dbt"))
 PREFIX = "dbt_"
-
-
-def dbt(*args: str, lake: Path, database: Path, target: str = "local") -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "SMARTCITY_LAKE_ROOT": str(lake),
-        "SMARTCITY_DUCKDB_PATH": str(database),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-        "DBT_TARGET": target,
-    }
-    return subprocess.run(
-        [DBT, *args, "--profiles-dir", str(PROJECT)], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600
-    )
 
 
 @pytest.fixture

@@ -59,3 +59,26 @@ def committed_files(lake: Path, zone: str = layout.RAW) -> int:
     from lakehouse.snapshot import current_paths, load_table
 
     return sum(len(current_paths(load_table(catalog(lake), zone, stream))) for stream in layout.STREAMS)
+
+
+def first_version_tables(lake: Path | str) -> None:
+    """The lake's tables as the contract's first versions made them: without the columns later
+    versions added (a lake landed before the fleet's upgrade)."""
+    from pyiceberg.schema import Schema
+
+    from contract.events import BY_NAME
+    from lakehouse.catalogs import open_catalog, table_location
+    from lakehouse.tables import PROPERTIES, lake_tables
+
+    config = catalog(lake)
+    iceberg = open_catalog(config)
+    iceberg.create_namespace_if_not_exists(config.namespace)
+    for spec in lake_tables():
+        added = {f.name for f in BY_NAME[spec.stream].added_since_first()} if spec.zone == layout.RAW else set()
+        iceberg.create_table(
+            (config.namespace, spec.name),
+            schema=Schema(*(f for f in spec.schema().fields if f.name not in added)),
+            location=table_location(config.warehouse, spec),
+            partition_spec=spec.partition_spec(),
+            properties=PROPERTIES,
+        )

@@ -69,10 +69,14 @@ def test_an_old_table_gains_the_new_columns_and_old_rows_read_them_as_null(icebe
     assert current_paths(table) == before, "no data file rewritten"
 
     assert append_batch(table, [write(table, 2, range(100, 150), satellites=9)], "q", 1)
-    rows = duckdb.connect().execute(
-        f"select schema_version, count(*), count(satellites), min(satellites) from {duckdb_relation(table.refresh())} "
-        "group by 1 order by 1"
-    ).fetchall()
+    rows = (
+        duckdb.connect()
+        .execute(
+            f"select schema_version, count(*), count(satellites), min(satellites) from {duckdb_relation(table.refresh())} "
+            "group by 1 order by 1"
+        )
+        .fetchall()
+    )
     assert rows == [(1, 100, 0, None), (2, 50, 50, 9)]
     scanned = table.scan().to_arrow()  # an Iceberg reader agrees
     assert scanned.num_rows == 150 and scanned.column("satellites").null_count == 100
