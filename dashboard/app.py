@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import DashboardData
+from dashboard.data import HOT_ENGINE_C, DashboardData
 from ingestion.route import Route
 
 REFRESH_S = 5
@@ -206,6 +206,21 @@ def health_panels() -> None:
     right.table(data.quarantine_reasons(), hide_index=True)
 
 
+def fleet_panels() -> None:
+    versions = data.fleet_versions()
+    if versions is None:
+        return
+    left, right = st.columns(2)
+    left.subheader("Vehicles per contract version (a rolling upgrade's progress)")
+    left.table(versions, hide_index=True)
+    right.subheader(f"Hottest engines (°C; version 2 telemetry, over {HOT_ENGINE_C:.0f} °C flagged)")
+    hottest = data.hottest_engines()
+    if hottest is None:
+        right.info("No engine temperatures yet: every vehicle is on contract version 1.")
+    else:
+        right.table(hottest, hide_index=True)
+
+
 @st.fragment(run_every=REFRESH_S if live else None)
 def page() -> None:
     if not data.has_data():
@@ -214,6 +229,7 @@ def page() -> None:
     kpi_panel()
     map_panel()
     history_panels()
+    fleet_panels()
     health_panels()
 
 

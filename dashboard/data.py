@@ -27,6 +27,7 @@ from contract import lake, metrics
 RECENT_HOURS = 2  # raw partitions read for the panels about now
 WINDOW = timedelta(minutes=5)  # "vehicles on the road", "average speed (last 5 minutes)"
 METRICS_TAIL = 2000  # lines of the metrics file read for pipeline health
+HOT_ENGINE_C = 105.0  # coolant above this: a thermostat or a cooling fan failing
 
 
 @dataclass(frozen=True)
@@ -238,3 +239,30 @@ class DashboardData:
 
     def heatmap(self) -> pd.DataFrame | None:
         return self.mart("fct_route_heatmap")
+
+    # -- the fleet's contract versions and what version 2 sensors report --------------------
+
+    def fleet_versions(self) -> pd.DataFrame | None:
+        """Vehicles per contract version their telemetry is written with: how far an upgrade got.
+        None while the marts are not built, or were built by a project without versions."""
+        vehicles = self._mart_table("dim_vehicles")
+        if vehicles is None or "schema_version" not in vehicles.column_names:
+            return None
+        return self._query(
+            "select schema_version as contract_version, count(*) as vehicles from vehicles group by 1 order by 1",
+            vehicles=vehicles,
+        )
+
+    def hottest_engines(self, limit: int = 10) -> pd.DataFrame | None:
+        """The vehicles with the hottest engines (version 2 telemetry), flagged above HOT_ENGINE_C;
+        None when no vehicle reported an engine temperature (a fleet on version 1)."""
+        vehicles = self._mart_table("dim_vehicles")
+        if vehicles is None or "max_engine_temp_c" not in vehicles.column_names:
+            return None
+        hottest = self._query(
+            f"""select vehicle_id, make, model, max_engine_temp_c, max_engine_temp_c > {HOT_ENGINE_C} as overheating
+                from vehicles where max_engine_temp_c is not null
+                order by max_engine_temp_c desc, vehicle_id limit {int(limit)}""",
+            vehicles=vehicles,
+        )
+        return hottest if len(hottest) else None

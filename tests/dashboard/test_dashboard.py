@@ -54,7 +54,9 @@ def add_batches(lake: Path, at: datetime, streams: tuple[str, ...] = ("vehicle",
 def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     root = tmp_path_factory.mktemp("dashboard")
     lake = root / "lake"
-    fleet = FleetConfig(vehicles=12, seed=8, start=START, departure_window_s=60, incidents_per_vehicle_hour=6)
+    fleet = FleetConfig(  # a third of it upgraded: both contract versions on the road
+        vehicles=12, seed=8, start=START, departure_window_s=60, incidents_per_vehicle_hour=6, upgraded_share=1 / 3
+    )
     payloads = fleet_payloads(fleet, duration_s=2400)
     payloads["vehicle"] += [b"{not json", b'{"event_id": "x"}']  # two for the quarantine
     land(lake, payloads, first_offset=0, sent_at=datetime.now(UTC))
@@ -160,6 +162,49 @@ def test_the_data_layer_keeps_answering_while_dbt_rebuilds_the_marts(site: Site)
     assert not list((site.lake / layout.MARTS).glob(".*")), "a hidden export was left behind"
 
 
+def test_fleet_panels_equal_independent_queries(site: Site) -> None:
+    versions = site.data.fleet_versions()
+    expected = query(f"""
+        select version, count(*) from (select vehicle_id, max(schema_version) as version from {raw(site, "vehicle")}
+        group by 1) group by 1 order by 1""")
+    assert [tuple(r) for r in versions.itertuples(index=False)] == expected == [(1, 8), (2, 4)]
+    hottest = site.data.hottest_engines(limit=3)
+    expected = query(f"""
+        select vehicle_id, max(engine_temp_c) from {raw(site, "vehicle")} where engine_temp_c is not null
+        group by 1 order by 2 desc, 1 limit 3""")
+    assert [tuple(r) for r in hottest[["vehicle_id", "max_engine_temp_c"]].itertuples(index=False)] == expected
+    assert list(hottest["overheating"]) == [t > 105 for _, t in expected]
+
+
+def test_a_fleet_all_on_version_1_gets_a_message_instead_of_engine_temperatures(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from streamlit.testing.v1 import AppTest
+
+    lake = tmp_path / "lake"
+    clone(site.lake, lake)
+    shutil.copytree(site.lake / layout.MARTS, lake / layout.MARTS)
+    vehicles = pq.read_table(layout.mart_path(lake, "dim_vehicles"))
+    for column in ("latest_odometer_km", "max_engine_temp_c"):  # what version 1 telemetry gives
+        at = vehicles.schema.get_field_index(column)
+        vehicles = vehicles.set_column(at, column, pa.nulls(len(vehicles), pa.float64()))
+    at = vehicles.schema.get_field_index("schema_version")
+    vehicles = vehicles.set_column(at, "schema_version", pa.array([1] * len(vehicles), pa.int32()))
+    pq.write_table(vehicles, layout.mart_path(lake, "dim_vehicles"))
+    monkeypatch.setenv("SMARTCITY_LAKE_ROOT", str(lake))
+    monkeypatch.delenv("SMARTCITY_DUCKDB_PATH", raising=False)
+    app = AppTest.from_file(str(Path(__file__).parents[2] / "dashboard" / "app.py"), default_timeout=60)
+    app.query_params["refresh"] = "off"
+    app.run()
+    assert not app.exception
+    assert "No engine temperatures yet: every vehicle is on contract version 1." in [i.value for i in app.info]
+    assert DashboardData(lake).fleet_versions().values.tolist() == [[1, 12]]
+
+
 def test_an_empty_lake_shows_a_short_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from streamlit.testing.v1 import AppTest
 
@@ -246,7 +291,8 @@ def test_every_panel_renders_in_a_real_browser_from_loopback(site: Site, served,
         """() => Object.fromEntries(['stVegaLiteChart', 'stTable'].map(
             id => [id, document.querySelectorAll(`[data-testid="${id}"]`).length]))"""
     )
-    assert counts == {"stVegaLiteChart": 5, "stTable": 2}  # the map and four charts
+    # the map and four charts; versions, hottest engines, pipeline health, quarantine
+    assert counts == {"stVegaLiteChart": 5, "stTable": 4}
     drawn = page.evaluate(
         """() => Object.fromEntries(['shape', 'symbol'].map(mark => [mark,
             document.querySelectorAll(`.st-key-route_map svg .mark-${mark} path`).length]))"""
