@@ -72,8 +72,8 @@ def test_an_old_table_gains_the_new_columns_and_old_rows_read_them_as_null(icebe
     rows = (
         duckdb.connect()
         .execute(
-            f"select schema_version, count(*), count(satellites), min(satellites) from {duckdb_relation(table.refresh())} "
-            "group by 1 order by 1"
+            "select schema_version, count(*), count(satellites), min(satellites) "
+            f"from {duckdb_relation(table.refresh())} group by 1 order by 1"
         )
         .fetchall()
     )
