@@ -39,8 +39,17 @@ from smartcity.synthetic import raw_rows
 PARTITIONS = 4
 
 
+UPGRADED_SHARE = 1.0  # of the fleet on the contract's newest version; set by --upgraded-share
+
+
 def fleet_records(events: int, prefix: str) -> Iterator[tuple[str, bytes, bytes]]:
-    config = FleetConfig(vehicles=500, seed=7, start=datetime(2026, 11, 23, 8, tzinfo=UTC), departure_window_s=60)
+    config = FleetConfig(
+        vehicles=500,
+        seed=7,
+        start=datetime(2026, 11, 23, 8, tzinfo=UTC),
+        departure_window_s=60,
+        upgraded_share=UPGRADED_SHARE,
+    )
     records = Serializer(validate=False).records(Fleet(config).run(None))
     for event in itertools.islice(records, events):
         yield topic_name(BY_NAME[event.stream], prefix), event.key, event.value
@@ -222,6 +231,12 @@ def baseline_output(revision: str, argv: list[str]) -> str:
     return run.stdout.rstrip()
 
 
+def _own_option(arg: str, previous: str, baseline: str) -> bool:
+    """Whether ``arg`` is one of this revision's options (or its value) that a baseline does not take."""
+    own = ("--baseline", "--upgraded-share")
+    return arg in own or previous in own or arg.startswith("--upgraded-share=")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="backlog size for the drain run")
@@ -229,10 +244,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=60, help="length of the latency run")
     parser.add_argument("--trigger", type=float, default=1.0, help="trigger interval of the latency run")
     parser.add_argument("--only", choices=("drain", "latency"))
+    parser.add_argument(
+        "--upgraded-share",
+        type=float,
+        default=1.0,
+        help="share of the fleet on the newest contract version, the rest on version 1 (not passed to a baseline)",
+    )
     parser.add_argument("--baseline", metavar="REV", help="also run this git revision's benchmark first (A/B)")
     args = parser.parse_args(argv)
+    global UPGRADED_SHARE
+    UPGRADED_SHARE = args.upgraded_share
     if args.baseline:
-        rest = [a for a in (argv if argv is not None else sys.argv[1:]) if a not in ("--baseline", args.baseline)]
+        given = argv if argv is not None else sys.argv[1:]
+        rest = [a for a, b in zip(given, ["", *given], strict=True) if not _own_option(a, b, args.baseline)]
         print(f"== baseline {args.baseline}", flush=True)
         print(baseline_output(args.baseline, rest), flush=True)
         print("== this revision", flush=True)
