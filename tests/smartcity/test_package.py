@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from contract.events import EVENT_TYPES
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -28,7 +30,8 @@ def test_the_wheel_carries_the_dbt_project_and_the_schemas_but_no_build_output(b
                if p.is_file() and p.parts[len(ROOT.parts) + 1] in ("models", "macros", "tests")}  # fmt: skip
     assert {"dbt_project.yml", "profiles.yml"} | sources <= project
     assert not any(n.startswith(("target/", "logs/")) for n in project), "dbt's build output is not shipped"
-    assert {f"contract/schemas/{s}.schema.json" for s in ("vehicle", "gps", "traffic", "weather", "emergency")} <= names
+    schemas = {f"contract/schemas/{p.name}" for p in (ROOT / "contract" / "schemas").glob("*.v*.schema.json")}
+    assert len(schemas) == sum(len(et.versions) for et in EVENT_TYPES) and schemas <= names  # one per version
     assert "smartcity/cli/main.py" in names and not any(n.startswith(("tests/", "bench/")) for n in names)
     entry_points = built_wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "smartcity = smartcity.cli.main:main" in entry_points
