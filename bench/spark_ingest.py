@@ -231,7 +231,7 @@ def baseline_output(revision: str, argv: list[str]) -> str:
     return run.stdout.rstrip()
 
 
-def _own_option(arg: str, previous: str, baseline: str) -> bool:
+def _own_option(arg: str, previous: str) -> bool:
     """Whether ``arg`` is one of this revision's options (or its value) that a baseline does not take."""
     own = ("--baseline", "--upgraded-share")
     return arg in own or previous in own or arg.startswith("--upgraded-share=")
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     UPGRADED_SHARE = args.upgraded_share
     if args.baseline:
         given = argv if argv is not None else sys.argv[1:]
-        rest = [a for a, b in zip(given, ["", *given], strict=True) if not _own_option(a, b, args.baseline)]
+        rest = [a for a, b in zip(given, ["", *given[:-1]], strict=True) if not _own_option(a, b)]
         print(f"== baseline {args.baseline}", flush=True)
         print(baseline_output(args.baseline, rest), flush=True)
         print("== this revision", flush=True)
