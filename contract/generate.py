@@ -34,7 +34,6 @@ PARQUET_TYPES = {
     "timestamp": "timestamp",
     "date": "date",
 }
-KAFKA_COLUMNS = tuple((n, PARQUET_TYPES[t], d) for n, t, d in (*lake.ADDED_COLUMNS, *lake.PARTITION_COLUMN_TYPES))
 
 
 def json_schema(et: EventType, version: int) -> dict:
