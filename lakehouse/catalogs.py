@@ -72,16 +72,21 @@ def open_catalog(config: CatalogConfig, glue_client: Any = None) -> Catalog:
         # glue.skip-archive (pyiceberg's default, kept explicit): no table version per commit.
         properties = {"warehouse": warehouse, "glue.skip-archive": "true", **config.properties}
         return GlueCatalog(NAMESPACE, client=glue_client, **properties)
-    from pyiceberg.catalog.sql import SqlCatalog
+    from pyiceberg.catalog.sql import SqlCatalog, SqlCatalogBaseTable
     from sqlalchemy.exc import OperationalError
 
     if config.kind == "sqlite":
         Path(config.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     properties = {"uri": config.uri, "warehouse": warehouse, **config.properties}
-    try:
-        return SqlCatalog(NAMESPACE, **properties)
-    except OperationalError:  # two processes made the catalog's own tables at once: they exist now
-        return SqlCatalog(NAMESPACE, **properties)
+    # Processes that open a new catalog at once race to make its tables, one table at a time: each
+    # attempt finds more of them made ("table ... already exists"), so a few attempts always end it.
+    for _ in range(len(SqlCatalogBaseTable.metadata.tables)):
+        try:
+            return SqlCatalog(NAMESPACE, **properties)
+        except OperationalError as exc:
+            if "already exists" not in str(exc):
+                raise
+    return SqlCatalog(NAMESPACE, **properties)
 
 
 def warehouse_uri(warehouse: str) -> str:

@@ -26,6 +26,7 @@ from spark.job import StreamOptions
 from spark.job import run as run_job
 from tests.conftest import START
 from tests.helpers.dbt import DBT, PROJECT, dbt
+from tests.helpers.drain import drain_options
 from tests.helpers.kafka import produce, send
 from tests.helpers.lake import clone, query, relation
 
@@ -68,14 +69,7 @@ def warehouse(broker: EmbeddedBroker, spark_in_process: None, tmp_path_factory: 
 
 
 def drain(broker: EmbeddedBroker, lake: Path, checkpoints: Path) -> StreamOptions:
-    return StreamOptions(
-        bootstrap=broker.bootstrap,
-        lake_root=lake.as_uri(),
-        checkpoint_root=checkpoints.as_uri(),
-        topic_prefix=PREFIX,
-        master="local[2]",
-        available_now=True,
-    )
+    return drain_options(broker.bootstrap, lake, checkpoints, PREFIX)
 
 
 def mart(database: Warehouse | Path, sql: str) -> list[tuple]:

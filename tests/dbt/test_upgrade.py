@@ -16,10 +16,10 @@ from contract import BY_NAME, topic_name
 from ingestion.fleet import FleetConfig
 from ingestion.simulate import RunSummary
 from smartcity.broker import EmbeddedBroker, ensure_topics
-from spark.job import StreamOptions
 from spark.job import run as run_job
 from tests.conftest import START
 from tests.helpers.dbt import dbt, warehouse_query
+from tests.helpers.drain import drain_options
 from tests.helpers.kafka import produce, send
 from tests.helpers.lake import count_rows, first_version_tables, query, relation
 
@@ -45,16 +45,7 @@ def fleet(seed: int, share: float, offset: timedelta = timedelta(0)) -> FleetCon
 
 
 def drain(broker: EmbeddedBroker, root: Path) -> int:
-    return run_job(
-        StreamOptions(
-            bootstrap=broker.bootstrap,
-            lake_root=(root / "lake").as_uri(),
-            checkpoint_root=(root / "ck").as_uri(),
-            topic_prefix=PREFIX,
-            master="local[2]",
-            available_now=True,
-        )
-    )
+    return run_job(drain_options(broker.bootstrap, root / "lake", root / "ck", PREFIX))
 
 
 def ahead_of_the_contract() -> list[tuple[bytes, bytes]]:

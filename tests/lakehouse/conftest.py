@@ -15,6 +15,7 @@ import pytest
 from pyiceberg.table import Table
 
 from lakehouse.catalogs import CatalogConfig, ensure_tables
+from lakehouse.commit import append_batch
 from lakehouse.snapshot import current_paths
 from lakehouse.tables import LakeTable
 from spark.stage import table_schema
@@ -41,6 +42,12 @@ def stage_file(table: Table, offsets: range, day: date = DAY, hour: int = 5, par
     with table.io.new_output(path).create() as out:  # a local folder or an object store alike
         pq.write_table(rows, out)
     return path
+
+
+def append_batches(table: Table, batches: int, rows: int = 10, query: str = "q") -> None:
+    """Batches 0..batches-1 of the stream `query`, one staged file each, offsets following on; each lands."""
+    for batch in range(batches):
+        assert append_batch(table, [stage_file(table, range(batch * rows, batch * rows + rows))], query, batch)
 
 
 def counts(table: Table) -> tuple[int, int]:

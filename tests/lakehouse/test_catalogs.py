@@ -12,7 +12,7 @@ from lakehouse.commit import append_batch
 from lakehouse.rewrite import compact_table
 from lakehouse.snapshot import current_paths
 from tests.helpers.aws import REGION, MotoEndpoint, moto_endpoint
-from tests.lakehouse.conftest import GPS, stage_file
+from tests.lakehouse.conftest import GPS, append_batches, stage_file
 
 BUCKET = "lake"
 
@@ -35,8 +35,7 @@ def _properties(endpoint: MotoEndpoint) -> dict[str, str]:
 def _exactly_once_on(table) -> None:
     import pyarrow.parquet as pq
 
-    for batch in range(3):
-        assert append_batch(table, [stage_file(table, range(batch * 10, batch * 10 + 10))], "q", batch)
+    append_batches(table, 3)
     assert not append_batch(table, [stage_file(table, range(20, 30))], "q", 2)
     rows = sum(pq.read_metadata(table.io.new_input(p).open()).num_rows for p in current_paths(table))
     assert rows == 30
@@ -86,8 +85,7 @@ def test_sql_catalog_on_postgresql_as_the_cluster_runs_it(postgres: str, tmp_pat
     """docker-compose's catalog: the job, compaction and readers commit through one PostgreSQL."""
     config = CatalogConfig(postgres, str(tmp_path / "lake"))
     stream, compaction = (ensure_tables(config, ("gps",))[GPS] for _ in range(2))
-    for batch in range(3):
-        assert append_batch(stream, [stage_file(stream, range(batch * 10, batch * 10 + 10))], "q", batch)
+    append_batches(stream, 3)
     compaction.refresh()
     from datetime import UTC, datetime
 
@@ -99,3 +97,20 @@ def test_sql_catalog_on_postgresql_as_the_cluster_runs_it(postgres: str, tmp_pat
     assert rewrite_hour(compaction, DAY, 5, planned).committed  # the conflict is retried on the new metadata
     assert not append_batch(ensure_tables(config, ("gps",))[GPS], [stage_file(stream, range(30, 40))], "q", 3)
     assert counts(ensure_tables(config, ("gps",))[GPS]) == (40, 40)
+
+
+def test_processes_opening_a_new_catalog_at_once_all_get_it(tmp_path: Path) -> None:
+    # The job and `smartcity compact` (or two jobs' drivers) may both be first to open a lake's catalog.
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    def open_at_once(config: CatalogConfig, start: Barrier) -> None:
+        start.wait()
+        open_catalog(config).list_namespaces()
+
+    for attempt in range(25):
+        config = CatalogConfig(f"sqlite:///{tmp_path}/catalog-{attempt}.db", str(tmp_path / "lake"))
+        start = Barrier(12)
+        with ThreadPoolExecutor(12) as pool:
+            for opened in [pool.submit(open_at_once, config, start) for _ in range(12)]:
+                opened.result()

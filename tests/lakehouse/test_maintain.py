@@ -9,15 +9,14 @@ from lakehouse.commit import append_batch, committed_batch
 from lakehouse.maintain import maintain, referenced_files
 from lakehouse.rewrite import compact_table
 from lakehouse.snapshot import local_path
-from tests.lakehouse.conftest import Lake, counts, stage_file
+from tests.lakehouse.conftest import Lake, append_batches, counts, stage_file
 
 LATER = datetime(2026, 3, 2, tzinfo=UTC)
 
 
 def test_expiry_keeps_the_table_readable_and_the_replay_guard(iceberg_lake: Lake) -> None:
     table = iceberg_lake.table()
-    for batch in range(8):
-        append_batch(table, [stage_file(table, range(batch * 10, batch * 10 + 10))], "q", batch)
+    append_batches(table, 8)
     compact_table(table, now=LATER)
     append_batch(table, [stage_file(table, range(80, 90), hour=7)], "q", 8)
     result = maintain(table, retention=timedelta(0), orphan_age=timedelta(0))

@@ -5,15 +5,14 @@ from datetime import UTC, datetime, timedelta
 from lakehouse.commit import append_batch
 from lakehouse.rewrite import compact_table, hours_to_compact, rewrite_hour
 from lakehouse.snapshot import current_paths
-from tests.lakehouse.conftest import DAY, Lake, counts, stage_file
+from tests.lakehouse.conftest import DAY, Lake, append_batches, counts, stage_file
 
 LATER = datetime(2026, 3, 2, tzinfo=UTC)
 
 
 def test_an_hour_of_small_files_becomes_one_file_in_one_snapshot(iceberg_lake: Lake) -> None:
     table = iceberg_lake.table()
-    for batch in range(6):
-        append_batch(table, [stage_file(table, range(batch * 10, batch * 10 + 10))], "q", batch)
+    append_batches(table, 6)
     append_batch(table, [stage_file(table, range(0, 10), partition=1, hour=23)], "q", 6)
     before = len(table.metadata.snapshots)
     (result,) = compact_table(table, now=LATER, grace=timedelta(minutes=60))  # hour 23 has one file
@@ -39,8 +38,7 @@ def test_an_open_hour_is_left_alone(iceberg_lake: Lake) -> None:
 
 def test_a_late_append_while_compacting_survives_and_nothing_doubles(iceberg_lake: Lake) -> None:
     stream, compaction = iceberg_lake.table(), iceberg_lake.table()
-    for batch in range(4):
-        append_batch(stream, [stage_file(stream, range(batch * 10, batch * 10 + 10))], "q", batch)
+    append_batches(stream, 4)
     compaction.refresh()
     planned = hours_to_compact(compaction, LATER, timedelta(minutes=60), 2)[(DAY, 5)]
     # The stream appends a late batch to the same hour after compaction planned, before it commits.
@@ -53,8 +51,7 @@ def test_a_late_append_while_compacting_survives_and_nothing_doubles(iceberg_lak
 
 def test_a_compaction_whose_files_another_compaction_took_does_not_commit(iceberg_lake: Lake) -> None:
     first, second = iceberg_lake.table(), iceberg_lake.table()
-    for batch in range(3):
-        append_batch(first, [stage_file(first, range(batch * 10, batch * 10 + 10))], "q", batch)
+    append_batches(first, 3)
     second.refresh()
     planned = hours_to_compact(second, LATER, timedelta(minutes=60), 2)[(DAY, 5)]
     assert compact_table(first, now=LATER)[0].committed
@@ -64,8 +61,7 @@ def test_a_compaction_whose_files_another_compaction_took_does_not_commit(iceber
 
 def test_a_batch_replayed_after_its_hour_was_compacted_is_not_appended(iceberg_lake: Lake) -> None:
     table = iceberg_lake.table()
-    for batch in range(3):
-        append_batch(table, [stage_file(table, range(batch * 10, batch * 10 + 10))], "q", batch)
+    append_batches(table, 3)
     compact_table(table, now=LATER)
     assert not append_batch(iceberg_lake.table(), [stage_file(table, range(20, 30))], "q", 2)
     assert counts(iceberg_lake.table()) == (30, 30)

@@ -31,6 +31,17 @@ def one_line(result: subprocess.CompletedProcess) -> str:
     return errors[0].removeprefix("smartcity: error: ")
 
 
+def two_vehicles(bootstrap: str, prefix: str, seed: int, duration_s: float) -> None:
+    """A fleet of two on one-partition topics of its own: a few hundred events, enough for a first batch."""
+    ensure_topics(bootstrap, prefix, partitions=1)
+    produce(
+        bootstrap,
+        FleetConfig(vehicles=2, seed=seed, start=START, departure_window_s=1),
+        prefix=prefix,
+        duration_s=duration_s,
+    )
+
+
 @pytest.mark.parametrize(
     ("variable", "blocked", "label"),
     [
@@ -66,13 +77,7 @@ def test_a_query_that_fails_mid_run_gives_its_root_cause_and_the_log_file(
     broker: EmbeddedBroker, tmp_path: Path, launch: Launcher
 ) -> None:
     prefix = "errors_commit_"
-    ensure_topics(broker.bootstrap, prefix, partitions=1)
-    produce(
-        broker.bootstrap,
-        FleetConfig(vehicles=2, seed=3, start=START, departure_window_s=1),
-        prefix=prefix,
-        duration_s=60,
-    )
+    two_vehicles(broker.bootstrap, prefix, seed=3, duration_s=60)
     blocked = tmp_path / "lake" / "raw" / "vehicle" / "data"
     blocked.parent.mkdir(parents=True)
     blocked.write_text("a file where the table's data files must go")
@@ -90,13 +95,7 @@ def test_a_query_that_fails_mid_run_gives_its_root_cause_and_the_log_file(
 def test_a_broker_that_stops_answering_mid_run_is_named(tmp_path: Path, launch: Launcher) -> None:
     prefix = "errors_gone_"
     with EmbeddedBroker() as gone:
-        ensure_topics(gone.bootstrap, prefix, partitions=1)
-        produce(
-            gone.bootstrap,
-            FleetConfig(vehicles=2, seed=4, start=START, departure_window_s=1),
-            prefix=prefix,
-            duration_s=30,
-        )
+        two_vehicles(gone.bootstrap, prefix, seed=4, duration_s=30)
         job = subprocess.Popen(
             command("stream", "--bootstrap", gone.bootstrap, "--streams", "vehicle", "--trigger-seconds", "1"),
             env=environment(tmp_path, SMARTCITY_TOPIC_PREFIX=prefix),

@@ -18,6 +18,7 @@ from spark.errors import QueryFailed
 from spark.job import StreamOptions
 from spark.job import run as run_job
 from tests.conftest import START
+from tests.helpers.drain import drain_options
 from tests.helpers.kafka import produce
 from tests.helpers.lake import catalog, count_rows, query, relation
 
@@ -59,15 +60,7 @@ def lake(broker: EmbeddedBroker, spark_in_process: None, tmp_path_factory: pytes
     ensure_topics(broker.bootstrap, PREFIX, partitions=3)
     root = tmp_path_factory.mktemp("lake")
     first = produce_fleet(broker.bootstrap, 600, malformed=0.01)
-    options = StreamOptions(
-        bootstrap=broker.bootstrap,
-        lake_root=(root / "lake").as_uri(),
-        checkpoint_root=(root / "checkpoints").as_uri(),
-        topic_prefix=PREFIX,
-        master="local[2]",
-        available_now=True,
-        max_offsets_per_trigger=8000,
-    )
+    options = drain_options(broker.bootstrap, root / "lake", root / "checkpoints", PREFIX, max_offsets_per_trigger=8000)
     assert run_job(options) == 0
     return StreamedLake(root, options, [first])
 
