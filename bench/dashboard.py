@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import tempfile
@@ -14,9 +13,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.dbt_build import START
+from bench.lakes import FLEET, lake_parser
 from dashboard.data import DashboardData
-from ingestion.fleet import FleetConfig
 from smartcity.config import Settings
 from smartcity.marts import build_and_export
 from smartcity.synthetic import copy_fleet, fleet_payloads, land, raw_files, raw_rows
@@ -83,15 +81,14 @@ def page_seconds(settings: Settings, repeat: int) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-events", type=int, default=1_000_000, help="events of the simulated fleet")
+    parser = lake_parser(__doc__)
     parser.add_argument("--copies", type=int, default=9, help="extra fleets copied from it")
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement (the median is shown)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="smartcity-dashboard-bench-") as tmp:
         root = Path(tmp)
         lake = root / "lake"
-        fleet = FleetConfig(vehicles=200, seed=11, start=START, departure_window_s=900)
+        fleet = FLEET
         land(lake, fleet_payloads(fleet, None, args.base_events), first_offset=0, sent_at=datetime.now(UTC))
         base_files = raw_files(lake)
         copy_fleet(lake, args.copies, base_files, hours_apart=1)

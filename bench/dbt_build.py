@@ -9,7 +9,6 @@ nine copies of it as other fleets. Each build starts from an empty DuckDB file.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -18,12 +17,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.lakes import FLEET, START, lake_parser, print_slowest
 from ingestion.fleet import FleetConfig
 from smartcity.synthetic import copy_fleet, fleet_payloads, land, newest_event, raw_files, raw_rows
 
 PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
 DBT = str(Path(sys.executable).with_name("dbt"))
-START = datetime(2026, 11, 23, 6, tzinfo=UTC)
 SLOWEST = 0
 
 
@@ -44,22 +43,18 @@ def dbt(command: str, lake: Path, database: Path) -> float:
 
     run = json.loads((PROJECT / "target" / "run_results.json").read_text())
     print(f"    ({run['elapsed_time']:.1f} s running nodes; the rest is dbt starting and loading the project)")
-    if SLOWEST:
-        results = run["results"]
-        for node in sorted(results, key=lambda r: -r["execution_time"])[:SLOWEST]:
-            print(f"    {node['execution_time']:6.1f} s  {node['unique_id'].split('.')[-1][:70]}")
+    print_slowest(PROJECT / "target" / "run_results.json", SLOWEST)
     return elapsed
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-events", type=int, default=1_000_000, help="events of the simulated fleet")
+    parser = lake_parser(__doc__)
     parser.add_argument("--copies", type=int, default=9, help="extra fleets copied from it for the large run")
     parser.add_argument("--slowest", type=int, default=0, help="also list the N slowest nodes of each dbt run")
     args = parser.parse_args(argv)
     global SLOWEST
     SLOWEST = args.slowest
-    fleet = FleetConfig(vehicles=200, seed=11, start=START, departure_window_s=900)
+    fleet = FLEET
     with tempfile.TemporaryDirectory(prefix="smartcity-dbt-bench-") as tmp:
         lake = Path(tmp) / "lake"
         began = time.perf_counter()

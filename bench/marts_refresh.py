@@ -12,20 +12,17 @@ copies of it as other fleets, an hour apart.
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.lakes import FLEET, lake_parser, print_slowest
 from ingestion.fleet import FleetConfig
 from smartcity import marts
 from smartcity.config import Settings
 from smartcity.marts import build_and_export
 from smartcity.synthetic import copy_fleet, fleet_payloads, land, newest_event, raw_files, raw_rows
-
-START = datetime(2026, 11, 23, 6, tzinfo=UTC)
 
 
 def add_minute(lake: Path, seed: int) -> int:
@@ -42,18 +39,14 @@ def cycle(settings: Settings, tests_since: datetime | None, runner, slowest: int
     began = time.perf_counter()
     assert build_and_export(settings, runner, tests_since=tests_since), "dbt build failed (see data/dbt/logs)"
     elapsed = time.perf_counter() - began
-    if slowest:
-        results = json.loads((settings.data_dir / "dbt" / "target" / "run_results.json").read_text())["results"]
-        for node in sorted(results, key=lambda r: -r["execution_time"])[:slowest]:
-            print(f"      {node['execution_time']:6.2f} s  {node['unique_id'].split('.', 2)[-1][:80]}")
+    print_slowest(settings.data_dir / "dbt" / "target" / "run_results.json", slowest)
     return elapsed
 
 
 def main(argv: list[str] | None = None) -> None:
     from dbt.cli.main import dbtRunner
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-events", type=int, default=1_000_000, help="events of the simulated fleet")
+    parser = lake_parser(__doc__)
     parser.add_argument("--sizes", default="10,30", help="lake sizes in multiples of the base fleet")
     parser.add_argument("--slowest", type=int, default=0, help="also list the K slowest nodes of each cycle")
     args = parser.parse_args(argv)
@@ -61,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     # The refresher looks a few minutes further back than its previous build; in a lake grown over
     # hours that reaches only the last cycles, here it would reach the copies written a moment ago.
     marts.TESTS_LOOKBACK = timedelta(0)
-    fleet = FleetConfig(vehicles=200, seed=11, start=START, departure_window_s=900)
+    fleet = FLEET
     with tempfile.TemporaryDirectory(prefix="smartcity-refresh-bench-") as tmp:
         root = Path(tmp)
         lake = root / "lake"

@@ -4,15 +4,29 @@ resource carries the stack's tag, and ``down`` touches only tagged ones."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
 from cloud.stack import TAG_KEY, Stack
 
-# The codes AWS answers a read of something that does not exist with (S3's HEAD has no body: "404").
-NOT_FOUND = frozenset({"NoSuchEntity", "EntityNotFoundException", "ResourceNotFoundException", "404", "NoSuchBucket"})
+# The codes AWS answers a read of something that does not exist with (S3's HEAD has no body: "404"),
+# a bucket's unset configuration included.
+NOT_FOUND = frozenset(
+    {
+        "NoSuchEntity",
+        "EntityNotFoundException",
+        "ResourceNotFoundException",
+        "404",
+        "NoSuchBucket",
+        "ServerSideEncryptionConfigurationNotFoundError",
+        "NoSuchPublicAccessBlockConfiguration",
+        "NoSuchLifecycleConfiguration",
+        "NoSuchTagSet",
+    }
+)
 
 
 def is_missing(exc: ClientError) -> bool:
@@ -22,6 +36,19 @@ def is_missing(exc: ClientError) -> bool:
     error = exc.response.get("Error", {})
     code, message = error.get("Code"), str(error.get("Message", ""))
     return code in NOT_FOUND or (code == "InvalidRequestException" and "not found" in message.lower())
+
+
+T = TypeVar("T")
+
+
+def unless_missing(read: Callable[[], T]) -> T | None:
+    """``read()``, or None when AWS answers that the thing read does not exist (any other error is raised)."""
+    try:
+        return read()
+    except ClientError as exc:
+        if is_missing(exc):
+            return None
+        raise
 
 
 @dataclass

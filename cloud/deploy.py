@@ -17,11 +17,11 @@ def resources(stack: Stack, clients: Clients) -> list[Resource]:
     """In creation order; `down` deletes in reverse."""
     made: list[Resource] = [
         Bucket(stack, clients),
-        GlueDatabase(stack, clients, stack.raw_database, f"{stack.lake_root}/", "smartcity raw lake (Spark job)"),
-        GlueDatabase(stack, clients, stack.marts_database, stack.marts_location, "smartcity marts (dbt on Athena)"),
+        GlueDatabase(stack, clients, stack.database("raw"), f"{stack.lake_root}/", "smartcity raw lake (Spark job)"),
+        GlueDatabase(stack, clients, stack.database("marts"), stack.marts_location, "smartcity marts (dbt on Athena)"),
         *(IcebergTable(stack, clients, table) for table in lake_tables()),
-        Workgroup(stack, clients, stack.dbt_workgroup, "dbt", enforce=False),
-        Workgroup(stack, clients, stack.dashboards_workgroup, "dashboards", enforce=True),
+        Workgroup(stack, clients, stack.workgroup("dbt"), "dbt", enforce=False),
+        Workgroup(stack, clients, stack.workgroup("dashboards"), "dashboards", enforce=True),
         *(Role(stack, clients, actor) for actor in iam.ACTORS),
     ]
     if stack.redshift:
@@ -106,15 +106,15 @@ def env(stack: Stack, target: str = "athena") -> dict[str, str]:
         "AWS_REGION": stack.region,
         "SMARTCITY_LAKE_ROOT": stack.lake_root,
         "SMARTCITY_CATALOG": "glue",
-        "SMARTCITY_GLUE_DATABASE": stack.raw_database,
+        "SMARTCITY_GLUE_DATABASE": stack.database("raw"),
         "DBT_TARGET": target,
     }
     if target == "athena":
         return exports | {
-            "SMARTCITY_RAW_SCHEMA": stack.raw_database,
-            "ATHENA_WORK_GROUP": stack.dbt_workgroup,
+            "SMARTCITY_RAW_SCHEMA": stack.database("raw"),
+            "ATHENA_WORK_GROUP": stack.workgroup("dbt"),
             "ATHENA_S3_STAGING_DIR": stack.results_location("dbt"),
             "ATHENA_S3_DATA_DIR": stack.marts_location,
             "ATHENA_SCHEMA": stack.snake,  # dbt adds _staging, _intermediate, _marts
         }
-    return exports | {"SMARTCITY_RAW_SCHEMA": stack.external_schema, "REDSHIFT_SCHEMA": stack.snake}
+    return exports | {"SMARTCITY_RAW_SCHEMA": stack.database("spectrum"), "REDSHIFT_SCHEMA": stack.snake}

@@ -71,18 +71,18 @@ def policy(stack: Stack, actor: str) -> dict:
             _statement(
                 "CommitSnapshots",
                 ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:UpdateTable"],
-                _glue(stack, stack.raw_database),
+                _glue(stack, stack.database("raw")),
             ),
         ]
     elif actor == "dbt-athena":
         results = "athena-results/dbt/"
         statements = [
-            _statement("Query", ATHENA_QUERY, [stack.arn("athena", f"workgroup/{stack.dbt_workgroup}")]),
-            _statement("ReadRawCatalog", GLUE_READ, _glue(stack, stack.raw_database)),
+            _statement("Query", ATHENA_QUERY, [stack.arn("athena", f"workgroup/{stack.workgroup('dbt')}")]),
+            _statement("ReadRawCatalog", GLUE_READ, _glue(stack, stack.database("raw"))),
             _statement(
                 "WriteMartsCatalog",
                 GLUE_READ + GLUE_WRITE + ["glue:CreateDatabase"],
-                _glue(stack, stack.marts_database),
+                _glue(stack, stack.database("marts")),
             ),
             _list(stack, "ListLake", *raw, marts, results),
             _statement("ReadRaw", ["s3:GetObject"], _objects(stack, *raw)),
@@ -94,15 +94,15 @@ def policy(stack: Stack, actor: str) -> dict:
         ]
     elif actor == "spectrum":
         statements = [
-            _statement("ReadRawCatalog", GLUE_READ, _glue(stack, stack.raw_database)),
+            _statement("ReadRawCatalog", GLUE_READ, _glue(stack, stack.database("raw"))),
             _list(stack, "ListRaw", *raw),
             _statement("ReadRaw", ["s3:GetObject"], _objects(stack, *raw)),
         ]
     elif actor == "quicksight":
         results = "athena-results/dashboards/"
         statements = [
-            _statement("Query", ATHENA_QUERY, [stack.arn("athena", f"workgroup/{stack.dashboards_workgroup}")]),
-            _statement("ReadMartsCatalog", GLUE_READ, _glue(stack, stack.marts_database)),
+            _statement("Query", ATHENA_QUERY, [stack.arn("athena", f"workgroup/{stack.workgroup('dashboards')}")]),
+            _statement("ReadMartsCatalog", GLUE_READ, _glue(stack, stack.database("marts"))),
             _list(stack, "ListMarts", marts, results),
             _statement("ReadMarts", ["s3:GetObject"], _objects(stack, marts)),
             _statement(

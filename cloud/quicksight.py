@@ -9,9 +9,8 @@ import json
 from typing import Any, ClassVar
 
 import yaml
-from botocore.exceptions import ClientError
 
-from cloud.base import Clients, Resource, is_missing
+from cloud.base import Clients, Resource, unless_missing
 from cloud.stack import Stack
 from contract.project import packaged_dbt_project
 
@@ -82,29 +81,43 @@ class QuickSightAsset(Resource):
     """QuickSight keeps tags on every asset; existence and drift are read from them (a digest of
     the definition), since a dashboard's definition is not returned by every API."""
 
-    kind = "quicksight asset"
-    arn_kind = ""
+    kind = "quicksight asset"  # "quicksight <noun>": the API's names follow from the noun
 
-    def __init__(self, stack: Stack, clients: Clients, asset_id: str) -> None:
-        super().__init__(stack, clients, asset_id)
+    def __init__(self, stack: Stack, clients: Clients, asset: str, title: str) -> None:
+        """The asset's id is <stack>-<asset>; ``title`` is the name people see, the stack's after it."""
+        super().__init__(stack, clients, f"{stack.name}-{asset}")
+        self.title = f"{title} ({stack.name})"
+
+    @property
+    def noun(self) -> list[str]:
+        return self.kind.split()[1:]  # ["data", "source"]
 
     @property
     def arn(self) -> str:
-        return self.stack.arn("quicksight", f"{self.arn_kind}/{self.name}")
+        return self.stack.arn("quicksight", f"{''.join(self.noun)}/{self.name}")  # datasource/<id>
+
+    @property
+    def id_field(self) -> str:
+        return "".join(word.title() for word in self.noun) + "Id"  # DataSourceId
+
+    @property
+    def identity(self) -> dict[str, str]:
+        """The arguments that name the asset in every call."""
+        return {"AwsAccountId": self.stack.account, self.id_field: self.name}
+
+    def definition(self) -> dict:
+        """The request's arguments past the asset's identity and title."""
+        raise NotImplementedError
 
     def request(self) -> dict:
-        raise NotImplementedError
+        return {**self.identity, "Name": self.title, **self.definition()}
 
     def desired(self) -> dict:
         return {"tags": self.stack.tags | {DIGEST_TAG: digest(self.request())}}
 
     def read(self) -> dict | None:
-        try:
-            tags = self.aws("quicksight").list_tags_for_resource(ResourceArn=self.arn)["Tags"]
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise
+        quicksight = self.aws("quicksight")
+        tags = unless_missing(lambda: quicksight.list_tags_for_resource(ResourceArn=self.arn)["Tags"])
         # No tags: not ours, or not there (moto answers an unknown ARN with no tags, not an error).
         return {"tags": {t["Key"]: t["Value"] for t in tags}} if tags else None
 
@@ -117,20 +130,13 @@ class QuickSightAsset(Resource):
 
 class DataSource(QuickSightAsset):
     kind = "quicksight data source"
-    arn_kind = "datasource"
 
-    def __init__(self, stack: Stack, clients: Clients) -> None:
-        super().__init__(stack, clients, f"{stack.name}-athena")
-
-    def request(self) -> dict:
+    def definition(self) -> dict:
         return {
-            "AwsAccountId": self.stack.account,
-            "DataSourceId": self.name,
-            "Name": f"smartcity marts ({self.stack.name})",
             "Type": "ATHENA",
             "DataSourceParameters": {
                 "AthenaParameters": {
-                    "WorkGroup": self.stack.dashboards_workgroup,
+                    "WorkGroup": self.stack.workgroup("dashboards"),
                     "RoleArn": self.stack.role_arn("quicksight"),
                 }
             },
@@ -145,21 +151,20 @@ class DataSource(QuickSightAsset):
         self.aws("quicksight").tag_resource(ResourceArn=self.arn, Tags=self._tags())
 
     def delete(self) -> None:
-        self.aws("quicksight").delete_data_source(AwsAccountId=self.stack.account, DataSourceId=self.name)
+        self.aws("quicksight").delete_data_source(**self.identity)
 
 
 class DataSet(QuickSightAsset):
     kind = "quicksight data set"
-    arn_kind = "dataset"
     GEO_ROLES: ClassVar[dict[str, dict[str, str]]] = {
         "fct_route_heatmap": {"cell_lat": "LATITUDE", "cell_lon": "LONGITUDE"}
     }
 
     def __init__(self, stack: Stack, clients: Clients, mart: str, columns: list[tuple[str, str]]) -> None:
-        super().__init__(stack, clients, f"{stack.name}-{mart}")
+        super().__init__(stack, clients, mart, mart)
         self.mart, self.columns = mart, columns
 
-    def request(self) -> dict:
+    def definition(self) -> dict:
         logical: dict[str, Any] = {"Alias": self.mart, "Source": {"PhysicalTableId": "mart"}}
         roles = self.GEO_ROLES.get(self.mart, {})
         if roles:
@@ -168,15 +173,12 @@ class DataSet(QuickSightAsset):
                 for column, role in roles.items()
             ]
         return {
-            "AwsAccountId": self.stack.account,
-            "DataSetId": self.name,
-            "Name": f"{self.mart} ({self.stack.name})",
             "PhysicalTableMap": {
                 "mart": {
                     "RelationalTable": {
                         "DataSourceArn": self.stack.arn("quicksight", f"datasource/{self.stack.name}-athena"),
                         "Catalog": "AwsDataCatalog",
-                        "Schema": self.stack.marts_database,
+                        "Schema": self.stack.database("marts"),
                         "Name": self.mart,
                         "InputColumns": [{"Name": n, "Type": t} for n, t in self.columns],
                     }
@@ -196,7 +198,7 @@ class DataSet(QuickSightAsset):
         self.aws("quicksight").tag_resource(ResourceArn=self.arn, Tags=self._tags())
 
     def delete(self) -> None:
-        self.aws("quicksight").delete_data_set(AwsAccountId=self.stack.account, DataSetId=self.name)
+        self.aws("quicksight").delete_data_set(**self.identity)
 
 
 def _column(data_set: str, name: str) -> dict:
@@ -373,18 +375,9 @@ def dashboard_definition(stack: Stack) -> dict:
 
 class Dashboard(QuickSightAsset):
     kind = "quicksight dashboard"
-    arn_kind = "dashboard"
 
-    def __init__(self, stack: Stack, clients: Clients) -> None:
-        super().__init__(stack, clients, f"{stack.name}-traffic")
-
-    def request(self) -> dict:
-        return {
-            "AwsAccountId": self.stack.account,
-            "DashboardId": self.name,
-            "Name": f"City traffic: Boston to New York ({self.stack.name})",
-            "Definition": dashboard_definition(self.stack),
-        }
+    def definition(self) -> dict:
+        return {"Definition": dashboard_definition(self.stack)}
 
     def create(self) -> None:
         self.aws("quicksight").create_dashboard(**self.request(), Permissions=self._permissions(), Tags=self._tags())
@@ -394,13 +387,13 @@ class Dashboard(QuickSightAsset):
         self.aws("quicksight").tag_resource(ResourceArn=self.arn, Tags=self._tags())
 
     def delete(self) -> None:
-        self.aws("quicksight").delete_dashboard(AwsAccountId=self.stack.account, DashboardId=self.name)
+        self.aws("quicksight").delete_dashboard(**self.identity)
 
 
 def quicksight_resources(stack: Stack, clients: Clients) -> list[Resource]:
     columns = mart_columns()
     return [
-        DataSource(stack, clients),
+        DataSource(stack, clients, "athena", "smartcity marts"),
         *(DataSet(stack, clients, mart, columns[mart]) for mart in DATA_SETS),
-        Dashboard(stack, clients),
+        Dashboard(stack, clients, "traffic", "City traffic: Boston to New York"),
     ]

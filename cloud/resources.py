@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import time
 
-from botocore.exceptions import ClientError
-
 from cloud import iam
-from cloud.base import Clients, Resource, is_missing
+from cloud.base import Clients, Resource, unless_missing
 from cloud.stack import TAG_KEY, Stack
 from lakehouse.catalogs import CatalogConfig, ensure_tables, evolve, open_catalog, table_location
 from lakehouse.tables import LakeTable
@@ -34,34 +32,21 @@ class Bucket(Resource):
 
     def read(self) -> dict | None:
         s3 = self.aws("s3")
-        try:
-            s3.head_bucket(Bucket=self.name)
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise
-        current: dict = {}
-        try:
-            rules = s3.get_bucket_encryption(Bucket=self.name)["ServerSideEncryptionConfiguration"]["Rules"]
-            current["encryption"] = rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
-        except ClientError:
-            current["encryption"] = None
-        try:
-            current["public_access_block"] = s3.get_public_access_block(Bucket=self.name)[
-                "PublicAccessBlockConfiguration"
-            ]
-        except ClientError:
-            current["public_access_block"] = None
-        try:
-            rules = s3.get_bucket_lifecycle_configuration(Bucket=self.name)["Rules"]
-            current["lifecycle"] = {r["ID"]: [r["Filter"].get("Prefix", ""), r["Expiration"]["Days"]] for r in rules}
-        except ClientError:
-            current["lifecycle"] = None
-        try:
-            current["tags"] = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=self.name)["TagSet"]}
-        except ClientError:
-            current["tags"] = {}
-        return current
+        if unless_missing(lambda: s3.head_bucket(Bucket=self.name)) is None:
+            return None
+        encryption = unless_missing(lambda: s3.get_bucket_encryption(Bucket=self.name))
+        lifecycle = unless_missing(lambda: s3.get_bucket_lifecycle_configuration(Bucket=self.name))
+        tagging = unless_missing(lambda: s3.get_bucket_tagging(Bucket=self.name))
+        public = unless_missing(lambda: s3.get_public_access_block(Bucket=self.name))
+        rules = encryption["ServerSideEncryptionConfiguration"]["Rules"] if encryption else None
+        return {
+            "encryption": rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] if rules else None,
+            "public_access_block": public["PublicAccessBlockConfiguration"] if public else None,
+            "lifecycle": {r["ID"]: [r["Filter"].get("Prefix", ""), r["Expiration"]["Days"]] for r in lifecycle["Rules"]}
+            if lifecycle
+            else None,
+            "tags": {t["Key"]: t["Value"] for t in tagging["TagSet"]} if tagging else {},
+        }
 
     def create(self) -> None:
         s3 = self.aws("s3")
@@ -122,12 +107,9 @@ class GlueDatabase(Resource):
 
     def read(self) -> dict | None:
         glue = self.aws("glue")
-        try:
-            database = glue.get_database(Name=self.name)["Database"]
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise
+        database = unless_missing(lambda: glue.get_database(Name=self.name)["Database"])
+        if database is None:
+            return None
         return {"location": database.get("LocationUri"), "tags": glue.get_tags(ResourceArn=self.arn).get("Tags", {})}
 
     def _input(self) -> dict:
@@ -153,13 +135,13 @@ class IcebergTable(Resource):
     kind = "iceberg table"
 
     def __init__(self, stack: Stack, clients: Clients, table: LakeTable) -> None:
-        super().__init__(stack, clients, f"{stack.raw_database}.{table.name}")
+        super().__init__(stack, clients, f"{stack.database('raw')}.{table.name}")
         self.table = table
 
     def catalog(self) -> CatalogConfig:
         # The endpoint the stack's own S3 client uses (AWS's, or MinIO's and moto's through AWS_ENDPOINT_URL).
         s3 = {"s3.endpoint": self.aws("s3").meta.endpoint_url, "s3.region": self.stack.region}
-        return CatalogConfig("glue", self.stack.lake_root, s3, self.stack.raw_database)
+        return CatalogConfig("glue", self.stack.lake_root, s3, self.stack.database("raw"))
 
     def desired(self) -> dict:
         return {
@@ -170,17 +152,16 @@ class IcebergTable(Resource):
         }
 
     def read(self) -> dict | None:
-        try:
-            table = self.aws("glue").get_table(DatabaseName=self.stack.raw_database, Name=self.table.name)["Table"]
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise
+        glue = self.aws("glue")
+        table = unless_missing(lambda: glue.get_table(DatabaseName=self.stack.database("raw"), Name=self.table.name))
+        if table is None:
+            return None
+        table = table["Table"]
         parameters = table.get("Parameters", {})
         current = {"table_type": parameters.get("table_type"), "owner": parameters.get(TAG_KEY)}
         if current["table_type"] == "ICEBERG":
             loaded = open_catalog(self.catalog(), self.aws("glue")).load_table(
-                (self.stack.raw_database, self.table.name)
+                (self.stack.database("raw"), self.table.name)
             )
             current["location"] = loaded.location()
             current["columns"] = sorted([f.name, str(f.field_type)] for f in loaded.schema().fields)
@@ -199,11 +180,11 @@ class IcebergTable(Resource):
         """Columns the contract has and the table not yet (a newer version's fields): added by name,
         Iceberg schema evolution, metadata only; Athena and Spectrum read old files' rows as null."""
         catalog = open_catalog(self.catalog(), self.aws("glue"))
-        evolve(catalog.load_table((self.stack.raw_database, self.table.name)), self.table)
+        evolve(catalog.load_table((self.stack.database("raw"), self.table.name)), self.table)
 
     def delete(self) -> None:
         # The table's files go with the bucket; dropping it removes the Glue entry only.
-        self.aws("glue").delete_table(DatabaseName=self.stack.raw_database, Name=self.table.name)
+        self.aws("glue").delete_table(DatabaseName=self.stack.database("raw"), Name=self.table.name)
 
 
 class Workgroup(Resource):
@@ -246,13 +227,9 @@ class Workgroup(Resource):
 
     def read(self) -> dict | None:
         athena = self.aws("athena")
-        try:
-            workgroup = athena.get_work_group(WorkGroup=self.name).get("WorkGroup")
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise
-        if workgroup is None:  # moto answers an unknown name with an empty response
+        # moto answers an unknown name with an empty response, AWS with an error
+        workgroup = (unless_missing(lambda: athena.get_work_group(WorkGroup=self.name)) or {}).get("WorkGroup")
+        if workgroup is None:
             return None
         tags = athena.list_tags_for_resource(ResourceARN=self.arn).get("Tags", [])
         return self._shape(workgroup.get("Configuration", {})) | {"tags": {t["Key"]: t["Value"] for t in tags}}
@@ -298,18 +275,12 @@ class Role(Resource):
 
     def read(self) -> dict | None:
         client = self.aws("iam")
-        try:
-            role = client.get_role(RoleName=self.name)["Role"]
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise
-        try:
-            policy = client.get_role_policy(RoleName=self.name, PolicyName=self.POLICY)["PolicyDocument"]
-        except ClientError as exc:
-            if not is_missing(exc):
-                raise
-            policy = None
+        role = unless_missing(lambda: client.get_role(RoleName=self.name)["Role"])
+        if role is None:
+            return None
+        policy = unless_missing(
+            lambda: client.get_role_policy(RoleName=self.name, PolicyName=self.POLICY)["PolicyDocument"]
+        )
         trust = role["AssumeRolePolicyDocument"]
         return {
             "trust": json.loads(trust) if isinstance(trust, str) else trust,
@@ -349,14 +320,14 @@ class SpectrumSchema(Resource):
     kind = "redshift external schema"
 
     def __init__(self, stack: Stack, clients: Clients) -> None:
-        super().__init__(stack, clients, stack.external_schema)
+        super().__init__(stack, clients, stack.database("spectrum"))
         assert stack.redshift is not None
         self.redshift = stack.redshift
 
     def statements(self) -> list[str]:
         return [
             f"CREATE EXTERNAL SCHEMA IF NOT EXISTS {self.name} FROM DATA CATALOG DATABASE "
-            f"'{self.stack.raw_database}' IAM_ROLE '{self.stack.role_arn('spectrum')}' REGION '{self.stack.region}'",
+            f"'{self.stack.database('raw')}' IAM_ROLE '{self.stack.role_arn('spectrum')}' REGION '{self.stack.region}'",
             f"GRANT USAGE ON SCHEMA {self.name} TO {self.redshift.dbt_user}",
         ]
 

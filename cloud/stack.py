@@ -63,34 +63,24 @@ class Stack:
 
     @property
     def snake(self) -> str:
+        """The stack's name as Glue, Athena and Redshift accept it in a database or schema name."""
         return self.name.replace("-", "_")
 
-    @property
-    def raw_database(self) -> str:
-        return f"{self.snake}_raw"
-
-    @property
-    def marts_database(self) -> str:
-        return f"{self.snake}_marts"
+    def database(self, layer: str) -> str:
+        """The Glue database of a layer (raw: the lake's tables, marts: dbt's), or Redshift's external
+        schema over raw (spectrum)."""
+        return f"{self.snake}_{layer}"
 
     @property
     def marts_location(self) -> str:
         return f"{self.lake_root}/marts/"
 
-    @property
-    def dbt_workgroup(self) -> str:
-        return f"{self.name}-dbt"
-
-    @property
-    def dashboards_workgroup(self) -> str:
-        return f"{self.name}-dashboards"
+    def workgroup(self, who: str) -> str:
+        """The Athena workgroup of ``who``: dbt or the dashboards."""
+        return f"{self.name}-{who}"
 
     def results_location(self, who: str) -> str:
         return f"s3://{self.lake_bucket}/athena-results/{who}/"
-
-    @property
-    def external_schema(self) -> str:
-        return f"{self.snake}_spectrum"
 
     def role(self, actor: str) -> str:
         return f"{self.name}-{actor}"

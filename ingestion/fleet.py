@@ -25,19 +25,11 @@ from contract.errors import InvalidSetting
 from contract.events import EMERGENCY, EVENT_TYPES, GPS, TRAFFIC, VEHICLE, WEATHER, EventType
 from contract.validate import check_columns, validator_for
 from ingestion.encode import Column, iso_millis, json_lines, rows, to_bytes, uuid_strings
+from ingestion.packaged import csv_rows
 from ingestion.route import Route
 
-_MODELS = (
-    ("Toyota", "Camry", "hybrid"),
-    ("Honda", "Accord", "gasoline"),
-    ("Ford", "F-150", "gasoline"),
-    ("Tesla", "Model 3", "electric"),
-    ("Chevrolet", "Bolt", "electric"),
-    ("Ram", "ProMaster", "diesel"),
-    ("Subaru", "Outback", "gasoline"),
-    ("Volvo", "VNL", "diesel"),
-    ("Hyundai", "Ioniq 5", "electric"),
-)
+# (make, model, fuel type)
+_MODELS = tuple((row["make"], row["model"], row["fuel_type"]) for row in csv_rows("vehicle_models.csv"))
 _VEHICLE_TYPES = ("private", "private", "private", "taxi", "truck", "bus", "emergency")
 _INCIDENT_TYPES = ("accident", "accident", "road_hazard", "medical", "police", "fire")
 _DESCRIPTIONS = {

@@ -11,50 +11,19 @@ import itertools
 import math
 from dataclasses import dataclass
 
+from ingestion.packaged import csv_rows
+
 EARTH_RADIUS_KM = 6371.0088
 
-# (lat, lon) along the road, Boston first.
-WAYPOINTS: tuple[tuple[float, float], ...] = (
-    (42.3399, -71.0899),  # Northeastern University
-    (42.3467, -71.1010),  # Mass Pike on-ramp, Fenway
-    (42.3560, -71.1420),  # Allston
-    (42.3470, -71.2070),  # Newton
-    (42.3130, -71.3110),  # Weston / I-95 interchange
-    (42.2930, -71.4170),  # Framingham
-    (42.2590, -71.5440),  # Hopkinton
-    (42.2360, -71.6590),  # Grafton
-    (42.2000, -71.7620),  # Millbury / Worcester
-    (42.1470, -71.8650),  # Auburn / Charlton
-    (42.1140, -71.9800),  # Charlton service plaza
-    (42.1060, -72.0700),  # Sturbridge: I-84 junction
-    (42.0640, -72.1450),  # Holland
-    (42.0190, -72.2130),  # CT state line
-    (41.9640, -72.2830),  # Union
-    (41.9180, -72.3600),  # Willington
-    (41.8720, -72.4380),  # Tolland
-    (41.8330, -72.5120),  # Vernon
-    (41.7900, -72.6000),  # Manchester
-    (41.7637, -72.6851),  # Hartford
-    (41.7420, -72.7470),  # West Hartford
-    (41.6920, -72.8100),  # Farmington
-    (41.6700, -72.8800),  # Plainville
-    (41.6190, -72.9580),  # Southington
-    (41.5582, -73.0515),  # Waterbury
-    (41.5050, -73.1220),  # Middlebury
-    (41.4650, -73.2100),  # Southbury
-    (41.4140, -73.3070),  # Newtown
-    (41.3948, -73.4540),  # Danbury
-    (41.3973, -73.6171),  # Brewster: I-684
-    (41.3180, -73.6680),  # North Salem
-    (41.2330, -73.6900),  # Bedford
-    (41.1210, -73.7330),  # Armonk
-    (41.0340, -73.7629),  # White Plains
-    (40.9600, -73.8150),  # Scarsdale / Hutchinson
-    (40.8930, -73.8560),  # Bronx, Pelham Parkway
-    (40.8320, -73.9270),  # Major Deegan, Yankee Stadium
-    (40.7990, -73.9440),  # Harlem
-    (40.7680, -73.9810),  # Columbus Circle
-    (40.7580, -73.9855),  # Times Square
+
+# (lat, lon) along the road, Boston first (the place each is at: route_waypoints.csv).
+WAYPOINTS: tuple[tuple[float, float], ...] = tuple(
+    (float(row["lat"]), float(row["lon"])) for row in csv_rows("route_waypoints.csv")
+)
+# Where each stretch ends, as a share of the route (so they stay right if waypoints are refined),
+# its region and its free-flow speed.
+STRETCHES: tuple[tuple[float, str, float], ...] = tuple(
+    (float(row["end_share"]), row["region"], float(row["free_flow_kmh"])) for row in csv_rows("route_stretches.csv")
 )
 
 
@@ -99,19 +68,7 @@ class Route:
         self.cumulative_km = cumulative
         self.length_km = cumulative[-1]
         self.headings = [_bearing_deg(a, b) for a, b in itertools.pairwise(waypoints)]
-        # Stretches by share of the route so they stay right if waypoints are refined.
-        shares = (
-            (0.03, "Boston", 50.0),
-            (0.20, "Metrowest-Worcester", 105.0),
-            (0.32, "Sturbridge-Tolland", 105.0),
-            (0.42, "Hartford", 85.0),
-            (0.58, "Waterbury", 100.0),
-            (0.70, "Danbury", 100.0),
-            (0.86, "Westchester", 95.0),
-            (0.93, "Bronx", 70.0),
-            (1.00, "Manhattan", 35.0),
-        )
-        self.stretches = tuple(Stretch(s * self.length_km, name, v) for s, name, v in shares)
+        self.stretches = tuple(Stretch(s * self.length_km, name, v) for s, name, v in STRETCHES)
         self._stretch_ends = [s.end_km for s in self.stretches]
 
     def _segment(self, km: float) -> int:

@@ -6,12 +6,11 @@ the job; a failure is logged and the next round tries again: upkeep never stops 
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
+
+from smartcity.periodic import Periodic
 
 if TYPE_CHECKING:
     from lakehouse.catalogs import CatalogConfig
@@ -19,23 +18,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("smartcity.maintain")
 
-NICENESS = 10  # background work, like the marts refresher
 GRACE = timedelta(minutes=60)  # an hour is compacted once it ended this long ago
 
 
-class LakeMaintainer:
+class LakeMaintainer(Periodic):
+    thread_name = "lake-maintainer"
+
     def __init__(self, catalog: CatalogConfig, every_s: float) -> None:
-        self.catalog, self.every_s = catalog, every_s
+        super().__init__(every_s)
+        self.catalog = catalog
         self.rounds = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="lake-maintainer", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 60) -> None:
-        self._stop.set()
-        self._thread.join(timeout_s)
+    def round(self) -> None:
+        try:
+            self.run_once()
+        except Exception:
+            log.exception("lake upkeep failed; the next round tries again")
 
     def run_once(self) -> None:
         from lakehouse.maintain import maintain_lake
@@ -50,13 +48,3 @@ class LakeMaintainer:
             sum(m.snapshots_expired for m in kept),
             sum(m.orphans_deleted for m in kept),
         )
-
-    def _loop(self) -> None:
-        with contextlib.suppress(AttributeError, OSError):
-            thread = threading.get_native_id()
-            os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + NICENESS))
-        while not self._stop.wait(self.every_s):
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("lake upkeep failed; the next round tries again")

@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import os
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,10 +23,10 @@ from typing import Any
 from contract import lake
 from smartcity.config import Settings
 from smartcity.exporter import RunMetrics
+from smartcity.periodic import Periodic
 
 log = logging.getLogger("smartcity.marts")
 
-BUILD_NICENESS = 10
 # How far before the previous build's start the tests look again: a row landed just before it may
 # have become visible to readers after it.
 TESTS_LOOKBACK = timedelta(minutes=5)
@@ -145,58 +144,46 @@ def build_and_export(settings: Settings, runner: Any = None, tests_since: dateti
     return True
 
 
-class MartsRefresher:
+class MartsRefresher(Periodic):
     """A thread that starts a build and export of the marts every ``every_s`` seconds until stopped.
     Builds start at a fixed rate (not ``every_s`` after the previous one ended), so the marts trail
     the lake by at most ``every_s`` plus one build."""
 
+    thread_name = "marts-refresher"
+
     def __init__(self, settings: Settings, every_s: float, observer: RunMetrics | None = None) -> None:
-        self.settings, self.every_s = settings, every_s
+        super().__init__(every_s)
+        self.settings = settings
         self.observer = observer  # the run's Prometheus metrics
         self.builds = 0
         self.last_built: float | None = None  # time.monotonic() of the last good build
         self.last_failed = False
         self.tested_since: datetime | None = None  # start of the last good build
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="marts-refresher", daemon=True)
+        self._runner: Any = None
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 60) -> None:
-        self._stop.set()
-        self._thread.join(timeout_s)
-
-    def _loop(self) -> None:
+    def prepare(self) -> None:
         from dbt.cli.main import dbtRunner
 
-        # The builds are background work with a minute of slack; the Spark job and the live page are
-        # not. On Linux a thread has its own nice value and the threads it starts (dbt's, DuckDB's)
-        # inherit it, so the builds yield the cores when they are contended.
-        with contextlib.suppress(AttributeError, OSError):
-            thread = threading.get_native_id()
-            os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + BUILD_NICENESS))
-        runner = dbtRunner()
-        next_start = time.monotonic() + self.every_s
-        while not self._stop.wait(max(0.0, next_start - time.monotonic())):
-            started, started_at = time.monotonic(), datetime.now(UTC)
-            next_start = started + self.every_s
-            includes = self.observer.marts_started() if self.observer else None
-            try:
-                # The first build of a run tests every row; each later one what arrived since the
-                # previous good build started.
-                if build_and_export(self.settings, runner, tests_since=self.tested_since):
-                    self.tested_since = started_at
-                    self.builds += 1
-                    self.last_built, self.last_failed = time.monotonic(), False
-                    log.info("marts rebuilt and exported in %.1f s", time.monotonic() - started)
-                else:
-                    self.last_failed = True
-            except Exception as exc:  # a refresh that fails must not stop the stream
+        self._runner = dbtRunner()
+
+    def round(self) -> None:
+        started, started_at = time.monotonic(), datetime.now(UTC)
+        includes = self.observer.marts_started() if self.observer else None
+        try:
+            # The first build of a run tests every row; each later one what arrived since the
+            # previous good build started.
+            if build_and_export(self.settings, self._runner, tests_since=self.tested_since):
+                self.tested_since = started_at
+                self.builds += 1
+                self.last_built, self.last_failed = time.monotonic(), False
+                log.info("marts rebuilt and exported in %.1f s", time.monotonic() - started)
+            else:
                 self.last_failed = True
-                log.warning("marts refresh failed: %s", exc)
-            if self.observer is not None:
-                self.observer.marts_built(time.monotonic() - started, not self.last_failed, includes)
+        except Exception as exc:  # a refresh that fails must not stop the stream
+            self.last_failed = True
+            log.warning("marts refresh failed: %s", exc)
+        if self.observer is not None:
+            self.observer.marts_built(time.monotonic() - started, not self.last_failed, includes)
 
     def describe(self) -> str:
         """For the status display: when the marts were last built, or why not."""

@@ -17,6 +17,16 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def subcommand(
+    sub: argparse._SubParsersAction, name: str, run: Callable[..., int], summary: str, doc: str | None
+) -> argparse.ArgumentParser:
+    """A command of ``smartcity``: ``summary`` in the list of commands; its --help describes it with
+    ``doc`` (its module's docstring) past the title line."""
+    parser = sub.add_parser(name, help=summary, description=(doc or "").partition("\n\n")[2].strip() or summary)
+    parser.set_defaults(run=run)
+    return parser
+
+
 def positive(kind: type) -> Callable[[str], float | int]:
     def parse(text: str) -> float | int:
         try:

@@ -1,5 +1,8 @@
 """``smartcity aws``: the stack on AWS (S3, Glue, Athena, IAM, Redshift Spectrum, QuickSight) as code.
 
+The AWS resources of one stack, idempotently. Every resource is tagged smartcity:stack=<stack>;
+down removes only those. The defaults of --stack, --region and --bucket come from
+SMARTCITY_AWS_STACK, AWS_REGION (or AWS_DEFAULT_REGION) and SMARTCITY_AWS_BUCKET.
 Credentials come from the default AWS chain (profiles, SSO, instance roles); AWS_ENDPOINT_URL
 points every call at another endpoint (moto, MinIO). Nothing here stores a key.
 """
@@ -11,30 +14,18 @@ import os
 import shlex
 import sys
 
+from smartcity.cli.args import subcommand
 from smartcity.config import ConfigError, Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    aws = sub.add_parser(
-        "aws",
-        help="create, inspect and remove the AWS side (S3, Glue, Athena, IAM, Redshift Spectrum, QuickSight)",
-        description="The AWS resources of one stack, idempotently. Every resource is tagged "
-        "smartcity:stack=<stack>; down removes only those.",
-    )
+    summary = "create, inspect and remove the AWS side (S3, Glue, Athena, IAM, Redshift Spectrum, QuickSight)"
+    aws = subcommand(sub, "aws", run, summary, __doc__)
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    aws.add_argument("--stack", default=os.environ.get("SMARTCITY_AWS_STACK", "smartcity"), help="default smartcity")
+    aws.add_argument("--region", default=region, help="AWS region")
     aws.add_argument(
-        "--stack",
-        default=os.environ.get("SMARTCITY_AWS_STACK", "smartcity"),
-        help="stack name (SMARTCITY_AWS_STACK, default smartcity)",
-    )
-    aws.add_argument(
-        "--region",
-        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-        help="AWS region (default AWS_REGION / AWS_DEFAULT_REGION)",
-    )
-    aws.add_argument(
-        "--bucket",
-        default=os.environ.get("SMARTCITY_AWS_BUCKET"),
-        help="lake bucket (default <stack>-lake-<account>-<region>)",
+        "--bucket", default=os.environ.get("SMARTCITY_AWS_BUCKET"), help="default <stack>-lake-<account>-<region>"
     )
     actions = aws.add_subparsers(dest="action", required=True, parser_class=sub._parser_class)
     actions.add_parser("plan", help="print what up would create or change")
@@ -46,7 +37,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     actions.add_parser("status", help="what exists of the stack")
     env = actions.add_parser("env", help="print the exports for the Spark job and the dbt athena/redshift targets")
     env.add_argument("--target", choices=("athena", "redshift"), default="athena")
-    aws.set_defaults(run=run)
 
 
 def stack_from(args: argparse.Namespace):

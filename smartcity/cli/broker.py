@@ -1,27 +1,22 @@
-"""``smartcity broker start|stop|status`` and ``smartcity topics``."""
+"""``smartcity broker start|stop|status`` and ``smartcity topics``.
+
+Start, stop or inspect the embedded broker used when KAFKA_BOOTSTRAP_SERVERS is not set.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from smartcity.broker import ensure_topics, kafka_connection, read_state, start_detached, stop_detached
+from smartcity.cli.args import subcommand
 from smartcity.config import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    broker = sub.add_parser(
-        "broker",
-        help="the embedded Kafka-protocol broker (Tansu)",
-        description="Start, stop or inspect the embedded broker used when KAFKA_BOOTSTRAP_SERVERS is not set.",
-    )
+    broker = subcommand(sub, "broker", run, "the embedded Kafka-protocol broker (Tansu)", __doc__)
     broker.add_argument("action", choices=("start", "stop", "status"))
-    broker.set_defaults(run=run)
-    topics = sub.add_parser(
-        "topics",
-        help="create the five topics if missing",
-        description="Create the five topics (SMARTCITY_TOPIC_PREFIX, SMARTCITY_TOPIC_PARTITIONS).",
-    )
-    topics.set_defaults(run=run_topics)
+    topics_doc = "\n\nCreate the five topics (SMARTCITY_TOPIC_PREFIX, SMARTCITY_TOPIC_PARTITIONS)."
+    subcommand(sub, "topics", run_topics, "create the five topics if missing", topics_doc)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

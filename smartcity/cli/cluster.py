@@ -1,27 +1,25 @@
-"""``smartcity cluster start|stop|status``: a Spark standalone cluster on this machine (smartcity/cluster.py)."""
+"""``smartcity cluster start|stop|status``: a Spark standalone cluster on this machine (smartcity/cluster.py).
+
+Start, stop or inspect a Spark standalone cluster on this machine: a master and N workers on
+SMARTCITY_BIND_ADDRESS (default 127.0.0.1), logs and pids under <data dir>/cluster/. Run the
+pipeline on it with `make stream CLUSTER=1` (= `smartcity up --cluster`).
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from smartcity import cluster
-from smartcity.cli.args import positive
+from smartcity.cli.args import positive, subcommand
 from smartcity.config import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "cluster",
-        help="a Spark standalone cluster (master + workers) from the installed pyspark",
-        description="Start, stop or inspect a Spark standalone cluster on this machine: a master and N workers "
-        "on SMARTCITY_BIND_ADDRESS (default 127.0.0.1), logs and pids under <data dir>/cluster/. Run the "
-        "pipeline on it with `make stream CLUSTER=1` (= `smartcity up --cluster`).",
-    )
+    parser = subcommand(sub, "cluster", run, "a Spark standalone cluster (master + workers) from pyspark", __doc__)
     parser.add_argument("action", choices=("start", "stop", "status"))
     parser.add_argument("--workers", type=positive(int), default=2, help="workers to start (default 2)")
     parser.add_argument("--cores", type=positive(int), default=1, help="cores per worker (default 1)")
     parser.add_argument("--memory", default="2g", help="memory per worker, Spark's notation (default 2g)")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,4 +1,10 @@
-"""``smartcity compact``: rewrite the small files of closed hours, expire snapshots, remove orphan files."""
+"""``smartcity compact``: rewrite the small files of closed hours, expire snapshots, remove orphan files.
+
+Rewrite the data files of each closed event hour (ended more than --grace minutes ago) into one,
+keeping one row per Kafka coordinate, in one Iceberg snapshot that removes exactly the files it
+read; then expire snapshots older than --retention and delete files no snapshot needs that are
+older than --orphan-age. Safe to run while the stream runs.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +12,13 @@ import argparse
 from datetime import timedelta
 
 from contract import lake
-from smartcity.cli.args import positive
+from smartcity.cli.args import positive, subcommand
 from smartcity.config import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    compact = sub.add_parser(
-        "compact",
-        help="compact closed hours of the lake's tables, expire old snapshots, delete orphan files",
-        description="Rewrite the data files of each closed event hour (ended more than --grace minutes ago) "
-        "into one, keeping one row per Kafka coordinate, in one Iceberg snapshot that removes exactly the "
-        "files it read; then expire snapshots older than --retention and delete files no snapshot needs "
-        "that are older than --orphan-age. Safe to run while the stream runs.",
-    )
-    compact.set_defaults(run=run)
+    summary = "compact closed hours of the lake's tables, expire old snapshots, delete orphan files"
+    compact = subcommand(sub, "compact", run, summary, __doc__)
     compact.add_argument("--grace", type=positive(float), default=60.0, help="minutes after an hour ends (60)")
     compact.add_argument("--min-files", type=positive(int), default=2, help="leave hours with fewer files (2)")
     compact.add_argument("--zone", choices=lake.ZONES, action="append", help="default: both")

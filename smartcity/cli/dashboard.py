@@ -1,4 +1,8 @@
-"""``smartcity dashboard``: the local live dashboard (Streamlit) on the bind address (loopback by default)."""
+"""``smartcity dashboard``: the local live dashboard (Streamlit) on the bind address (loopback by default).
+
+Serve the live dashboard (Streamlit) on SMARTCITY_BIND_ADDRESS (default 127.0.0.1) and
+SMARTCITY_DASHBOARD_PORT (default 8501). It refreshes itself; open it while `make stream` runs.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,13 @@ import sys
 from importlib.util import find_spec
 from pathlib import Path
 
+from smartcity.cli.args import subcommand
 from smartcity.config import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    dashboard = sub.add_parser(
-        "dashboard",
-        help="the local live dashboard over the lake and the marts",
-        description="Serve the live dashboard (Streamlit) on SMARTCITY_BIND_ADDRESS (default 127.0.0.1) and "
-        "SMARTCITY_DASHBOARD_PORT (default 8501). It refreshes itself; open it while `make stream` runs.",
-    )
+    dashboard = subcommand(sub, "dashboard", run, "the local live dashboard over the lake and the marts", __doc__)
     dashboard.add_argument("--port", type=int, help="port (default SMARTCITY_DASHBOARD_PORT, else 8501)")
-    dashboard.set_defaults(run=run)
 
 
 def command(settings: Settings, port: int | None = None) -> tuple[list[str], dict[str, str]]:

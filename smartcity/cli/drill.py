@@ -1,10 +1,17 @@
-"""``smartcity drill`` (``make drill``): run the pipeline under injected faults and account for every event."""
+"""``smartcity drill`` (``make drill``): run the pipeline under injected faults and account for every event.
+
+In <data dir>/drill/<time>/ (its own broker, lake, checkpoints, warehouse): send a fleet with late,
+duplicated and malformed events; SIGKILL the Spark driver mid-batch --kills times; replay the
+simulator with the same seed and start; restart the broker under the running job; drain; dbt build.
+Prints sent, landed, quarantined, removed duplicates and losses; exit 1 if anything was lost outside
+the broker restart or duplicated in the marts.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from smartcity.cli.args import positive
+from smartcity.cli.args import positive, subcommand
 from smartcity.config import Settings
 
 
@@ -25,14 +32,8 @@ def _duration(text: str) -> float:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "drill",
-        help="run the pipeline while faults are injected, then account for every event",
-        description="In <data dir>/drill/<time>/ (its own broker, lake, checkpoints, warehouse): send a fleet with "
-        "late, duplicated and malformed events; SIGKILL the Spark driver mid-batch --kills times; replay the "
-        "simulator with the same seed and start; restart the broker under the running job; drain; dbt build. "
-        "Prints sent, landed, quarantined, removed duplicates and losses; exit 1 if anything was lost outside "
-        "the broker restart or duplicated in the marts.",
+    parser = subcommand(
+        sub, "drill", run, "run the pipeline while faults are injected, then account for every event", __doc__
     )
     parser.add_argument("--vehicles", type=positive(int), default=20, help="vehicles per fleet (default 20)")
     parser.add_argument("--fleet-seconds", type=positive(float), default=900.0, help="event time per fleet (900)")

@@ -1,4 +1,8 @@
-"""``smartcity simulate``: drive the fleet and stream its events to Kafka."""
+"""``smartcity simulate``: drive the fleet and stream its events to Kafka.
+
+Drive a fleet from Boston to New York and stream five event types to Kafka. Uses
+KAFKA_BOOTSTRAP_SERVERS if set, else the embedded broker (started if not running).
+"""
 
 from __future__ import annotations
 
@@ -9,49 +13,22 @@ from datetime import UTC, datetime, timedelta
 
 from ingestion.producer import BACKENDS
 from smartcity.broker import ensure_topics, kafka_connection
-from smartcity.cli.args import positive, rate, utc_datetime
+from smartcity.cli.args import positive, rate, subcommand, utc_datetime
 from smartcity.config import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    sim = sub.add_parser(
-        "simulate",
-        help="drive a fleet from Boston to New York and stream its events to Kafka",
-        description="Drive a fleet from Boston to New York and stream five event types to Kafka. "
-        "Uses KAFKA_BOOTSTRAP_SERVERS if set, else the embedded broker "
-        "(started if not running).",
-    )
-    sim.set_defaults(run=run)
+    sim = subcommand(sub, "simulate", run, "drive a fleet from Boston to New York, its events to Kafka", __doc__)
     sim.add_argument("--vehicles", type=positive(int), default=20, help="fleet size (default 20)")
     sim.add_argument("--seed", type=int, default=42, help="random seed: same seed and start, same events")
     clock = sim.add_mutually_exclusive_group()
-    clock.add_argument(
-        "--speedup",
-        type=positive(float),
-        default=1.0,
-        help="event-time seconds per wall second (1 = real time, default)",
-    )
-    clock.add_argument(
-        "--backfill", action="store_true", help="no pacing: generate the event-time span as fast as possible"
-    )
-    sim.add_argument(
-        "--start",
-        type=utc_datetime,
-        help="event time of the first tick, ISO-8601 (default: now; with --backfill, now - duration)",
-    )
-    sim.add_argument(
-        "--duration",
-        type=positive(float),
-        help="seconds of event time to simulate (default: until every vehicle arrives)",
-    )
+    clock.add_argument("--speedup", type=positive(float), default=1.0, help="event seconds per wall second (1)")
+    clock.add_argument("--backfill", action="store_true", help="no pacing: the event-time span as fast as possible")
+    sim.add_argument("--start", type=utc_datetime, help="first event time, ISO-8601 (now; --backfill: now - duration)")
+    sim.add_argument("--duration", type=positive(float), help="event-time seconds (default: until all arrive)")
     sim.add_argument("--max-events", type=positive(int), help="stop after this many events")
     sim.add_argument("--tick", type=positive(float), default=1.0, help="seconds between telemetry/GPS events")
-    sim.add_argument(
-        "--departure-window",
-        type=positive(float),
-        default=600.0,
-        help="seconds over which vehicles depart (staggered)",
-    )
+    sim.add_argument("--departure-window", type=positive(float), default=600.0, help="departures spread (s, 600)")
     sim.add_argument(
         "--schema-version",
         type=positive(int),

@@ -1,4 +1,8 @@
-"""``smartcity stream``: the Spark job, Kafka to the raw Parquet lake (pyspark is imported only to run)."""
+"""``smartcity stream``: the Spark job, Kafka to the lake's Iceberg tables (pyspark is imported only to run).
+
+Run the Spark Structured Streaming job for all five streams: each topic's records become the rows
+of its raw table, or of its quarantine table with the reason, exactly once.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from ingestion.producer import check_reachable
 from kafkaclient.access import check_access
 from smartcity import children
 from smartcity.broker import ensure_topics, kafka_connection
-from smartcity.cli.args import add_metrics_port, positive, streams, utc_datetime
+from smartcity.cli.args import add_metrics_port, positive, streams, subcommand, utc_datetime
 from smartcity.config import Settings
 from smartcity.locking import exclusive
 
@@ -21,12 +25,7 @@ SOURCES = ("auto", "python", "native")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "stream",
-        help="run the Spark job: Kafka to the raw Parquet lake",
-        description="Run the Spark Structured Streaming job for all five streams.",
-    )
-    parser.set_defaults(run=run)
+    parser = subcommand(sub, "stream", run, "run the Spark job: Kafka to the lake's Iceberg tables", __doc__)
     parser.add_argument("--master", default="local[*]", help="Spark master URL (default local[*])")
     parser.add_argument(
         "--source",

@@ -1,21 +1,19 @@
-"""``smartcity up`` (what ``make stream`` runs): broker, Spark job and simulator together."""
+"""``smartcity up`` (what ``make stream`` runs): broker, Spark job and simulator together.
+
+Start the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set), the Spark job and the simulator;
+stop all of them in order on Ctrl-C, SIGTERM or after --duration.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from smartcity.cli.args import add_metrics_port, positive
+from smartcity.cli.args import add_metrics_port, positive, subcommand
 from smartcity.config import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    up = sub.add_parser(
-        "up",
-        help="broker + Spark job + simulator together (what `make stream` runs)",
-        description="Start the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set), the Spark job and the "
-        "simulator; stop all of them in order on Ctrl-C, SIGTERM or after --duration.",
-    )
-    up.set_defaults(run=run)
+    up = subcommand(sub, "up", run, "broker + Spark job + simulator together (what `make stream` runs)", __doc__)
     up.add_argument("--vehicles", type=positive(int), default=20, help="fleet size (default 20)")
     up.add_argument("--speedup", type=positive(float), default=20.0, help="simulated seconds per wall second")
     up.add_argument("--duration", type=positive(float), help="stop after this many wall seconds")

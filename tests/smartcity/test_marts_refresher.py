@@ -11,6 +11,7 @@ import pytest
 
 from smartcity import marts
 from smartcity.config import Settings
+from smartcity.periodic import NICENESS
 
 
 def niceness() -> int:
@@ -41,7 +42,7 @@ def test_builds_run_at_a_lower_priority_and_so_do_the_threads_they_start(
         assert built.wait(60)
     finally:
         refresher.stop()
-    lower = min(19, before + marts.BUILD_NICENESS)
+    lower = min(19, before + NICENESS)
     assert seen[0] == (lower, lower)
     assert niceness() == before  # the rest of the process (the simulator, the status display) keeps its priority
     assert refresher.builds >= 1

@@ -32,6 +32,7 @@ def test_the_wheel_carries_the_dbt_project_and_the_schemas_but_no_build_output(b
     assert not any(n.startswith(("target/", "logs/")) for n in project), "dbt's build output is not shipped"
     schemas = {f"contract/schemas/{p.name}" for p in (ROOT / "contract" / "schemas").glob("*.v*.schema.json")}
     assert len(schemas) == sum(len(et.versions) for et in EVENT_TYPES) and schemas <= names  # one per version
+    assert {f"ingestion/{n}.csv" for n in ("route_waypoints", "route_stretches", "vehicle_models")} <= names
     assert "smartcity/cli/main.py" in names and not any(n.startswith(("tests/", "bench/")) for n in names)
     entry_points = built_wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "smartcity = smartcity.cli.main:main" in entry_points
