@@ -69,6 +69,10 @@ cluster-down:  ## stop the docker compose deployment (data volumes kept; `docker
 
 # The kinds of test are markers that tests/conftest.py applies from the fixtures each test uses.
 SYSTEM_TESTS := spark or broker or dbt or dashboard or slow
+# Two pytest-xdist workers, each with a session broker of its own; a file's tests stay on one
+# worker, so a module fixture (one drain, one dbt build) runs once. More workers than the two cores
+# only slow the suite down.
+WORKERS ?= 2
 
 lint: $(STAMP)  ## ruff (lint and format), the import layers, mypy, generated files up to date
 	$(BIN)/ruff check .
@@ -78,10 +82,10 @@ lint: $(STAMP)  ## ruff (lint and format), the import layers, mypy, generated fi
 	$(BIN)/python -m contract.generate --check
 
 check: lint  ## the fast lane, about a minute: lint, types, and every test that needs no JVM, broker, dbt build or browser
-	$(BIN)/python -m pytest -q -m "not ($(SYSTEM_TESTS))"
+	$(BIN)/python -m pytest -q -n $(WORKERS) -m "not ($(SYSTEM_TESTS))"
 
 test: check  ## the whole suite: `make check`, then the tests on a real broker, Spark, dbt and chromium
-	$(BIN)/python -m pytest -q -m "$(SYSTEM_TESTS)"
+	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile -m "$(SYSTEM_TESTS)"
 
 bench: $(STAMP)  ## benchmarks: producer (both backends), Spark ingest (drain rate, latency, commit; BASELINE=<rev>: that revision first, side by side), drain on the local cluster vs local[2], dbt build, the marts refresher at 10M and 30M, dashboard
 	$(BIN)/python -m bench.producer

@@ -119,7 +119,10 @@ class Drill:
         return summary
 
     def _start_job(self) -> JobProcess:
-        options = ("--no-fail-on-data-loss", "--max-offsets-per-trigger", "4000", "--trigger-seconds", "1")
+        # Batches small enough that the first fleet takes several of them (a kill needs a batch in
+        # flight after one committed), however small the fleet.
+        per_trigger = max(100, min(4000, self.fleets[0].summaries[0].sent // 20))
+        options = ("--no-fail-on-data-loss", "--max-offsets-per-trigger", str(per_trigger), "--trigger-seconds", "1")
         command = stream_command(self.broker.bootstrap, *options)
         env = own_environment(self.home, self.settings.topic_prefix)  # the drill's own broker and folder
         self.job = JobProcess(command, self.home / "job.log", env)

@@ -3,6 +3,7 @@ for the project's processes; and the kinds of test (markers) from the fixtures e
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,9 @@ from smartcity.broker import EmbeddedBroker, ensure_topics
 from tests.helpers.launch import Launcher
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+# Every Spark job the tests start (in this process or as `smartcity stream`) reads these defaults.
+os.environ.setdefault("SPARK_CONF_DIR", str(Path(__file__).parent / "spark_conf"))
 
 # What a test needs, read from the fixtures it uses (directly or through other fixtures). `make check`
 # runs the tests that need none of these; a test that starts a JVM, a broker or a browser does so
