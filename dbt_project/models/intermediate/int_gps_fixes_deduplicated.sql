@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='append_new_columns'
-    )
-}}
+{{ config_appended_copy() }}
 
 -- GPS fixes, de-duplicated once: a table copied incrementally from staging (macro new_arrivals), so
 -- the marts over millions of fixes read it instead of re-running the staging de-duplication. Columns

@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='append_new_columns'
-    )
-}}
+{{ config_appended_copy() }}
 
 -- Telemetry placed on a stretch of road (fixed-length segments of distance along the route) and
 -- an hour. A table, copied incrementally from staging (macro new_arrivals): the marts over

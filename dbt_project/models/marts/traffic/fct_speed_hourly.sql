@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='hour_start',
-        incremental_strategy=('merge' if target.type == 'athena' else 'delete+insert'),
-        table_type=('iceberg' if target.type == 'athena' else none),
-        on_schema_change='fail'
-    )
-}}
+{{ config_recomputed_hours(unique_key='hour_start') }}
 
 -- Speed of the whole fleet per UTC hour: percentiles over every reading of the hour, which the
 -- per-vehicle and per-segment percentiles of fct_vehicle_speed_hourly cannot be combined into.

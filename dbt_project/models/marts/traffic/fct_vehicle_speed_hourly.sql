@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key=['vehicle_id', 'hour_start', 'segment_id'],
-        incremental_strategy=('merge' if target.type == 'athena' else 'delete+insert'),
-        table_type=('iceberg' if target.type == 'athena' else none),
-        on_schema_change='fail'
-    )
-}}
+{{ config_recomputed_hours(unique_key=['vehicle_id', 'hour_start', 'segment_id']) }}
 
 -- Speed per vehicle, hour and route segment. Incremental: each run recomputes exactly the hours
 -- that received readings since the previous run, however old they are, so a late reading lands
