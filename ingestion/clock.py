@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Iterator
 
@@ -18,17 +19,24 @@ class Clock:
         self.speedup = speedup
         self.behind_s = 0.0  # the most a tick was handed out after its time: 0 when keeping up
 
-    def paced(self, ticks: Iterable[Tick]) -> Iterator[Tick]:
+    def paced(self, ticks: Iterable[Tick], stop: threading.Event | None = None) -> Iterator[Tick]:
         """Each tick once its last event has happened: a tick's events are sent together, never
-        before their event time."""
+        before their event time. Ends early once ``stop`` is set."""
+        stop = stop or threading.Event()
         if self.speedup is None:
-            yield from ticks
+            for tick in ticks:
+                if stop.is_set():
+                    return
+                yield tick
             return
         wall_start = time.monotonic()
         for tick in ticks:
             due = wall_start + (tick.t + tick.tick_s) / self.speedup
-            # Sleep in small steps so the producer's progress line and Ctrl-C stay responsive.
+            # Wait in small steps so the producer's progress line and Ctrl-C stay responsive.
             while (delay := due - time.monotonic()) > 0:
-                time.sleep(min(delay, 0.25))
+                if stop.wait(min(delay, 0.25)):
+                    return
+            if stop.is_set():
+                return
             self.behind_s = max(self.behind_s, -delay)
             yield tick

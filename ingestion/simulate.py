@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -98,13 +99,15 @@ def run(
     progress: TextIO | None = sys.stderr,
     progress_every_s: float = 2.0,
     summary: RunSummary | None = None,
+    stop: threading.Event | None = None,
 ) -> RunSummary:
-    """Produce the fleet's events; flushes and summarises on completion, Ctrl-C, SIGTERM or SIGHUP.
-    ``summary``, when given, is filled as the run goes (its ``per_topic`` counts live)."""
+    """Produce the fleet's events; flushes and summarises on completion, Ctrl-C, SIGTERM or SIGHUP,
+    or once another thread sets ``stop``. ``summary``, when given, is filled as the run goes (its
+    ``per_topic`` counts live)."""
     topics = {name: topic_name(et, topic_prefix) for name, et in BY_NAME.items()}
     fleet = Fleet(fleet_config, validate=validate)
     clock = Clock(speedup)
-    ticks = clock.paced(fleet.ticks(duration_s))
+    ticks = clock.paced(fleet.ticks(duration_s), stop)
     injector = FaultInjector(fault_config, Serializer()) if fault_config.any else None
     summary = summary if summary is not None else RunSummary()
     meter = _Progress(progress, progress_every_s)
@@ -119,14 +122,15 @@ def run(
         else:
             events = fleet.events(ticks, BACKFILL_EVENTS if speedup is None else 0)
             _send_records(producer, injector.apply(events), topics, summary.per_topic, meter, max_events)
-    except (KeyboardInterrupt, _Stop) as stop:
+    except (KeyboardInterrupt, _Stop) as caught:
         summary.interrupted = True
-        summary.stop_signal = stop.signum if isinstance(stop, _Stop) else None
+        summary.stop_signal = caught.signum if isinstance(caught, _Stop) else None
         log.info("interrupted: flushing what was sent")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         producer.flush()
+        summary.interrupted = summary.interrupted or bool(stop and stop.is_set())
         summary.elapsed_s = time.monotonic() - started
         summary.behind_s = clock.behind_s
         summary.sent = producer.stats.sent

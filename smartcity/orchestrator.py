@@ -9,7 +9,6 @@ second Ctrl-C (or SIGTERM) forces an immediate stop and says how many events may
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import json
 import logging
@@ -179,9 +178,7 @@ class Orchestrator:
         if self.forced:
             return  # already stopping everything at once
         if self.job_died.is_set():
-            if self.phase in ("starting", "simulating"):
-                raise KeyboardInterrupt  # from the job watcher: stop the simulator, then clean up
-            return
+            return  # the main thread is leaving already (the job watcher stopped the fleet)
         if self.stop_signal is None:
             self._stop_requested(signum)
             if self.phase == "simulating":
@@ -289,6 +286,7 @@ class Orchestrator:
                 duration_s=self.duration_s * self.speedup if self.duration_s else None,
                 progress=None,  # the status display shows the simulator's counts
                 summary=self.summary,
+                stop=self.job_died,
             )
         finally:
             self.phase = "draining"
@@ -368,15 +366,11 @@ class Orchestrator:
         """A job that dies stops the simulator at once, instead of feeding a broker nobody reads."""
         while not self._quiet.wait(1.0):
             code = self._started_job().poll()
-            if code is not None and self.phase in ("starting", "simulating", "draining"):
-                if not self.job_died.is_set():
-                    for line in self._job_errors():
-                        screen.write(line)
-                    say(f"the Spark job exited with code {code}; stopping (its log: {self.log_path})")
-                    self.job_died.set()
-                # Again every second until the main thread has left the simulator: an interrupt that
-                # lands inside a Kafka client's start-up can be swallowed by it.
-                _thread.interrupt_main()
+            if code is not None and self.phase in ("starting", "simulating", "draining") and not self.job_died.is_set():
+                for line in self._job_errors():
+                    screen.write(line)
+                say(f"the Spark job exited with code {code}; stopping (its log: {self.log_path})")
+                self.job_died.set()
 
     def _job_errors(self) -> list[str]:
         """The job's own one-line errors, from the end of the log file."""
