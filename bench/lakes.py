@@ -23,6 +23,8 @@ def lake_parser(doc: str | None) -> argparse.ArgumentParser:
 
 def print_slowest(run_results: Path, count: int) -> None:
     """The ``count`` slowest nodes of the dbt run whose ``run_results.json`` this is."""
+    if count <= 0:
+        return
     results = json.loads(run_results.read_text())["results"]
     for node in sorted(results, key=lambda r: -r["execution_time"])[:count]:
         print(f"      {node['execution_time']:6.2f} s  {node['unique_id'].split('.', 2)[-1][:80]}")

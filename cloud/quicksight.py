@@ -64,6 +64,9 @@ OWNER_ACTIONS = {
 }
 
 
+DATA_SOURCE = "athena"  # the data source's asset id, which every data set reads through
+
+
 def mart_columns() -> dict[str, list[tuple[str, str]]]:
     """(column, QuickSight type) of every mart, from the enforced dbt contracts."""
     found = {}
@@ -125,7 +128,7 @@ class QuickSightAsset(Resource):
         return [{"Key": k, "Value": v} for k, v in self.desired()["tags"].items()]
 
     def _permissions(self) -> list[dict]:
-        return [{"Principal": self.stack.quicksight_principal, "Actions": OWNER_ACTIONS[self.kind.split(" ", 1)[1]]}]
+        return [{"Principal": self.stack.quicksight_principal, "Actions": OWNER_ACTIONS[" ".join(self.noun)]}]
 
 
 class DataSource(QuickSightAsset):
@@ -176,7 +179,7 @@ class DataSet(QuickSightAsset):
             "PhysicalTableMap": {
                 "mart": {
                     "RelationalTable": {
-                        "DataSourceArn": self.stack.arn("quicksight", f"datasource/{self.stack.name}-athena"),
+                        "DataSourceArn": self.stack.arn("quicksight", f"datasource/{self.stack.name}-{DATA_SOURCE}"),
                         "Catalog": "AwsDataCatalog",
                         "Schema": self.stack.database("marts"),
                         "Name": self.mart,
@@ -393,7 +396,7 @@ class Dashboard(QuickSightAsset):
 def quicksight_resources(stack: Stack, clients: Clients) -> list[Resource]:
     columns = mart_columns()
     return [
-        DataSource(stack, clients, "athena", "smartcity marts"),
+        DataSource(stack, clients, DATA_SOURCE, "smartcity marts"),
         *(DataSet(stack, clients, mart, columns[mart]) for mart in DATA_SETS),
         Dashboard(stack, clients, "traffic", "City traffic: Boston to New York"),
     ]

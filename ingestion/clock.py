@@ -23,20 +23,16 @@ class Clock:
         """Each tick once its last event has happened: a tick's events are sent together, never
         before their event time. Ends early once ``stop`` is set."""
         stop = stop or threading.Event()
-        if self.speedup is None:
-            for tick in ticks:
-                if stop.is_set():
-                    return
-                yield tick
-            return
         wall_start = time.monotonic()
         for tick in ticks:
-            due = wall_start + (tick.t + tick.tick_s) / self.speedup
-            # Wait in small steps so the producer's progress line and Ctrl-C stay responsive.
-            while (delay := due - time.monotonic()) > 0:
-                if stop.wait(min(delay, 0.25)):
-                    return
+            if self.speedup is not None:
+                due = wall_start + (tick.t + tick.tick_s) / self.speedup
+                # Wait in small steps so the producer's progress line and Ctrl-C stay responsive.
+                while (delay := due - time.monotonic()) > 0:
+                    stop.wait(min(delay, 0.25))
+                    if stop.is_set():
+                        return
+                self.behind_s = max(self.behind_s, -delay)
             if stop.is_set():
                 return
-            self.behind_s = max(self.behind_s, -delay)
             yield tick
