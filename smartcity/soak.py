@@ -157,7 +157,7 @@ class Soak:
                 )
                 run(
                     producer, fleet, FaultConfig(), speedup=self.speedup, duration_s=shift_s,
-                    progress=None, summary=self.summary,
+                    progress=None, summary=self.summary, stop=stop,
                 )  # fmt: skip
                 self.report.fleets += 1
                 driven_s += shift_s

@@ -80,9 +80,10 @@ def test_the_soak_verdict_holds_a_steady_run_and_fails_growth_or_an_early_stop()
 
 def test_a_short_soak_samples_lag_memory_and_files_and_judges_them(tmp_path: Path, launch: Launcher) -> None:
     # At 600 s of event time per second, 25 s are about two fleets' shifts (2 h each): a handover is in the run.
+    # Two vehicles need ~2,500 ev/s to keep that pace, which a loaded two-core machine still gives.
     # The verdict's rules are tested above on known samples; here, that a real run is sampled and judged.
     result = launch.run(
-        "drill", "--soak", "25s", "--every", "2.5", "--vehicles", "5", "--speedup", "600",
+        "drill", "--soak", "25s", "--every", "2.5", "--vehicles", "2", "--speedup", "600",
         data_dir=tmp_path, timeout=600,
     )  # fmt: skip
     assert result.returncode in (0, 1), result.stderr[-3000:]
