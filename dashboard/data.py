@@ -148,7 +148,12 @@ class DashboardData:
         quarantine = [f for s in lake.STREAMS for f in self._files(s, lake.QUARANTINE, hours=None)]
         quarantined = int(self._query(f"select count(*) from {self._scan(quarantine)}").iloc[0, 0]) if quarantine else 0
         batches = self.batches()
-        recent = batches[batches["at"] > wall_now - timedelta(seconds=60)] if len(batches) else batches
+        # The minute up to wall_now: a batch after it had not landed by then.
+        recent = (
+            batches[(batches["at"] > wall_now - timedelta(seconds=60)) & (batches["at"] <= wall_now)]
+            if len(batches)
+            else batches
+        )
         return Kpis(
             vehicles_on_road=int(vehicles),
             avg_speed_kmh=None if pd.isna(speed) else float(speed),
