@@ -61,7 +61,7 @@ cluster-stop: $(STAMP)  ## stop the local Spark cluster
 	$(BIN)/smartcity cluster stop
 
 cluster-up:  ## docker compose: KRaft Kafka, Spark master + 2 workers, object store, job, simulator (needs .env)
-	@test -f .env || { echo "copy .env.example to .env and set its two secrets first"; exit 1; }
+	@test -f .env || { echo "copy .env.example to .env and set its three secrets first"; exit 1; }
 	docker compose up -d --build
 
 cluster-down:  ## stop the docker compose deployment (data volumes kept; `docker compose down -v` drops them)

@@ -54,6 +54,7 @@ class StreamOptions:
     starting_offsets: str = "earliest"
     duration_s: float | None = None
     fail_on_data_loss: bool = True
+    broker_retry_s: float = 30.0  # how long the Python source waits for a broker that went away
     event_time_bounds: EventTimeBounds = field(default_factory=EventTimeBounds)
     bind_address: str = "127.0.0.1"
     ui: bool = False
@@ -64,7 +65,7 @@ class StreamOptions:
     extra_conf: dict[str, str] = field(default_factory=dict)
 
     def source_options(self, native: bool = False) -> dict[str, str]:
-        """Options both Kafka sources take (Spark's connector ignores the two event-time ones), with the
+        """Options both Kafka sources take (Spark's connector ignores the event-time and broker-retry ones), with the
         connection's security settings: the Java client's for the native connector (secrets included,
         redacted by Spark), librdkafka's without the secrets for the Python source (its tasks read
         them from their environment, see ``secret_conf``)."""
@@ -77,6 +78,7 @@ class StreamOptions:
             "failOnDataLoss": str(self.fail_on_data_loss).lower(),
             "eventTimeFloor": self.event_time_bounds.floor.isoformat(),
             "maxEventTimeAheadSeconds": str(self.event_time_bounds.max_ahead.total_seconds()),
+            "brokerRetrySeconds": str(self.broker_retry_s),
         }
 
 

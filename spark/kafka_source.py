@@ -45,7 +45,8 @@ GAP_CHECK_S = 3.0
 # librdkafka prints every failed connection attempt to stderr (dozens a second while a broker is down).
 # A broker that stays away fails the query, which reports it in one line; retries it survives need no noise.
 QUIET = {"log_level": 2}
-# How long the driver keeps retrying a broker that went away (a restart) before the query fails.
+# How long the driver keeps retrying a broker that went away (a restart) before the query fails
+# (option brokerRetrySeconds).
 BROKER_RETRY_S = 30.0
 
 
@@ -221,6 +222,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self.min_tasks = int(options.get("minpartitions", 1))
         self.records_per_task = int(options.get("maxrecordsperpartition", 250_000))
         self.poll_timeout_s = float(options.get("polltimeoutseconds", 120))
+        self.broker_retry_s = float(options.get("brokerretryseconds", BROKER_RETRY_S))
         # With landAs=<stream> the records are parsed, validated and staged as Parquet right
         # here, in the Python worker that read them: they never cross into the JVM.
         self.land_as = options.get("landas")
@@ -291,10 +293,10 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
     def _with_broker_retry(self, read):
         """``read()``, again with new clients while the broker is briefly away (a restart drops every
-        connection, and librdkafka's handles can come back destroyed); the error after BROKER_RETRY_S."""
+        connection, and librdkafka's handles can come back destroyed); the error after ``broker_retry_s``."""
         from confluent_kafka import KafkaException
 
-        deadline = time.monotonic() + BROKER_RETRY_S
+        deadline = time.monotonic() + self.broker_retry_s
         while True:
             try:
                 return read()

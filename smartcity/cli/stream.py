@@ -65,6 +65,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "from the earliest offset still available",
     )
     parser.add_argument(
+        "--broker-retry-seconds",
+        type=positive(float),
+        default=30.0,
+        help="how long the job keeps asking a broker that stopped answering (a restart) before it fails (default 30)",
+    )
+    parser.add_argument(
         "--event-time-floor",
         type=utc_datetime,
         default=datetime(2000, 1, 1, tzinfo=UTC),
@@ -111,6 +117,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         starting_offsets=args.starting_offsets,
         duration_s=args.duration,
         fail_on_data_loss=args.fail_on_data_loss,
+        broker_retry_s=args.broker_retry_seconds,
         event_time_bounds=EventTimeBounds(
             floor=args.event_time_floor, max_ahead=timedelta(seconds=args.max_event_time_ahead)
         ),

@@ -96,8 +96,10 @@ def test_a_broker_that_stops_answering_mid_run_is_named(tmp_path: Path, launch: 
     prefix = "errors_gone_"
     with EmbeddedBroker() as gone:
         two_vehicles(gone.bootstrap, prefix, seed=4, duration_s=30)
+        # A broker that stays away is reported after --broker-retry-seconds (a restart is survived within it).
+        options = ("--streams", "vehicle", "--trigger-seconds", "1", "--broker-retry-seconds", "3")
         job = subprocess.Popen(
-            command("stream", "--bootstrap", gone.bootstrap, "--streams", "vehicle", "--trigger-seconds", "1"),
+            command("stream", "--bootstrap", gone.bootstrap, *options),
             env=environment(tmp_path, SMARTCITY_TOPIC_PREFIX=prefix),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
