@@ -84,7 +84,12 @@ lint: $(STAMP)  ## ruff (lint and format), the import layers, mypy, generated fi
 check: lint  ## the fast lane, about a minute: lint, types, and every test that needs no JVM, broker, dbt build or browser
 	$(BIN)/python -m pytest -q -n $(WORKERS) -m "not ($(SYSTEM_TESTS))"
 
-test: check  ## the whole suite: `make check`, then the tests on a real broker, Spark, dbt and chromium
+# Spark's classes archived once per venv (AppCDS): every test JVM maps them instead of loading them.
+SPARK_CDS := $(VENV)/spark-cds/spark.jsa
+$(SPARK_CDS): $(STAMP) tests/helpers/spark_jvm.py
+	$(BIN)/python -m tests.helpers.spark_jvm
+
+test: check $(SPARK_CDS)  ## the whole suite: `make check`, then the tests on a real broker, Spark, dbt and chromium
 	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile -m "$(SYSTEM_TESTS)"
 
 bench: $(STAMP)  ## benchmarks: producer (both backends), Spark ingest (drain rate, latency, commit; BASELINE=<rev>: that revision first, side by side), drain on the local cluster vs local[2], dbt build, the marts refresher at 10M and 30M, dashboard

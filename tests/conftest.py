@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 
 from smartcity.broker import EmbeddedBroker, ensure_topics
+from tests.helpers import spark_jvm
 from tests.helpers.launch import Launcher
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
-# Every Spark job the tests start (in this process or as `smartcity stream`) reads these defaults.
-os.environ.setdefault("SPARK_CONF_DIR", str(Path(__file__).parent / "spark_conf"))
+# Every Spark job the tests start (in this process or as `smartcity stream`) starts its JVM this way.
+for name, value in spark_jvm.environment().items():
+    os.environ.setdefault(name, value)
 
 # What a test needs, read from the fixtures it uses (directly or through other fixtures). `make check`
 # runs the tests that need none of these; a test that starts a JVM, a broker or a browser does so
