@@ -77,7 +77,7 @@ def test_the_job_lands_on_s3_exactly_once_through_a_sigkill(
     def stream(scheme: str, run: int):
         return launch.start(
             "stream", "--bootstrap", broker.bootstrap, "--master", "local[2]", "--available-now",
-            "--streams", ",".join(STREAMS), "--max-offsets-per-trigger", "8000",
+            "--streams", ",".join(STREAMS), "--max-offsets-per-trigger", "3000",
             data_dir=tmp_path, log=tmp_path / f"stream-{run}.out", SMARTCITY_TOPIC_PREFIX=prefix,
             SMARTCITY_LAKE_ROOT=f"{scheme}://{BUCKET}/{root}", SMARTCITY_CATALOG=uri, **s3.env,
         )  # fmt: skip
