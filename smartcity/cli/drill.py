@@ -11,15 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-from smartcity.cli.args import positive, subcommand
+from smartcity.cli.args import positive, rate, subcommand
 from smartcity.config import Settings
-
-
-def _rate(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
 
 
 def _duration(text: str) -> float:
@@ -39,9 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--fleet-seconds", type=positive(float), default=900.0, help="event time per fleet (900)")
     parser.add_argument("--kills", type=int, default=3, help="SIGKILLs of the Spark driver (default 3)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    parser.add_argument("--late-rate", type=_rate, default=0.02, help="share of events sent 10 min late (0.02)")
-    parser.add_argument("--duplicate-rate", type=_rate, default=0.02, help="share of events sent twice (0.02)")
-    parser.add_argument("--malformed-rate", type=_rate, default=0.01, help="share of malformed events (0.01)")
+    parser.add_argument("--late-rate", type=rate, default=0.02, help="share of events sent 10 min late (0.02)")
+    parser.add_argument("--duplicate-rate", type=rate, default=0.02, help="share of events sent twice (0.02)")
+    parser.add_argument("--malformed-rate", type=rate, default=0.01, help="share of malformed events (0.01)")
     soak = parser.add_argument_group("soak mode (instead of the drill)")
     soak.add_argument(
         "--soak", type=_duration, metavar="DURATION",
