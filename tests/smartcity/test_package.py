@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -36,3 +39,39 @@ def test_the_wheel_carries_the_dbt_project_and_the_schemas_but_no_build_output(b
     assert "smartcity/cli/main.py" in names and not any(n.startswith(("tests/", "bench/")) for n in names)
     entry_points = built_wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "smartcity = smartcity.cli.main:main" in entry_points
+
+
+def test_the_installed_wheel_runs_up_from_an_empty_folder(built_wheel: zipfile.ZipFile, tmp_path: Path) -> None:
+    """A venv holding the wheel and no source tree (its dependencies are this venv's, reached by a
+    path entry that runs none of its .pth files, so the editable install stays out): `smartcity up`
+    from an empty folder finds its dbt project, data folder and Spark's worker Python by itself."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True
+    ).stdout.strip()
+    Path(purelib, "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    install = ["--python", str(python), "install", "--quiet", "--no-deps", "--no-index", built_wheel.filename]
+    installed = subprocess.run([sys.executable, "-m", "pip", *install], capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTCITY_", "KAFKA_", "DBT_", "PYSPARK_"))}
+    env |= {"PYTHONPATH": "", "SMARTCITY_MARTS_EVERY": "10"}
+    where = subprocess.run(
+        [python, "-c", "import smartcity, contract.project as p; print(smartcity.__file__); print(p.__file__)"],
+        cwd=empty, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert where.returncode == 0 and str(ROOT) not in where.stdout, where.stdout + where.stderr
+    run = subprocess.run(
+        [venv / "bin" / "smartcity", "up", "--vehicles", "2", "--duration", "25"],
+        cwd=empty, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-3000:]
+    landed, sent = re.search(r"stopped; ([\d,]+) of the ([\d,]+) events", out).groups()
+    assert landed == sent != "0", out[-3000:]
+    marts = list((empty / "data" / "lake" / "_marts").glob("*.parquet"))
+    assert marts, "the refresher built the packaged dbt project and exported its marts into ./data"
