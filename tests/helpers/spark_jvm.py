@@ -35,18 +35,21 @@ def environment() -> dict[str, str]:
     return {"SPARK_CONF_DIR": str(CONF_DIR), "SPARK_SUBMIT_OPTS": " ".join(options)}
 
 
-def driver_class_path() -> str:
-    """The class path spark-submit gives the driver's JVM, from Spark's own launcher (as bin/spark-class runs it)."""
+def driver_jvm() -> tuple[str, str]:
+    """The java executable and the class path spark-submit gives the driver, from Spark's own
+    launcher as bin/spark-class runs it (JAVA_HOME's java when set): the archive must be dumped by
+    the same JVM with the same class path, or it is ignored."""
     from pyspark.find_spark_home import _find_spark_home
 
     launch = (
-        '. "$SPARK_HOME/bin/load-spark-env.sh" && exec java -cp "$SPARK_HOME/jars/*" '
+        '. "$SPARK_HOME/bin/load-spark-env.sh" && exec "${JAVA_HOME:+$JAVA_HOME/bin/}java" -cp "$SPARK_HOME/jars/*" '
         "org.apache.spark.launcher.Main org.apache.spark.deploy.SparkSubmit pyspark-shell"
     )
     env = os.environ | {"SPARK_CONF_DIR": str(CONF_DIR), "SPARK_HOME": _find_spark_home()}
     printed = subprocess.run(["bash", "-c", launch], env=env, capture_output=True, check=True).stdout
     command = printed.decode().split("\0")
-    return command[command.index("-cp") + 1]
+    at = command.index("-cp")
+    return command[at - 1].strip(), command[at + 1]
 
 
 def loaded_classes(class_list: Path) -> None:
@@ -78,8 +81,9 @@ def build() -> None:
     print(f"spark_jvm: listing the classes a drain loads, then archiving them in {ARCHIVE}", flush=True)
     loaded_classes(class_list)
     partial = ARCHIVE.with_suffix(".partial")
-    dump = ["java", "-Xshare:dump", f"-XX:SharedClassListFile={class_list}", f"-XX:SharedArchiveFile={partial}"]
-    dumped = subprocess.run([*dump, "-cp", driver_class_path()], capture_output=True, text=True)
+    java, class_path = driver_jvm()
+    dump = [java, "-Xshare:dump", f"-XX:SharedClassListFile={class_list}", f"-XX:SharedArchiveFile={partial}"]
+    dumped = subprocess.run([*dump, "-cp", class_path], capture_output=True, text=True)
     if dumped.returncode != 0:
         raise SystemExit(f"java -Xshare:dump failed:\n{dumped.stdout[-3000:]}")
     partial.replace(ARCHIVE)  # a JVM never maps a half-written archive
