@@ -56,23 +56,20 @@ def loaded_classes(class_list: Path) -> None:
     """Drain a small fleet with `smartcity stream --available-now`, listing every class its driver loads."""
     from ingestion.fleet import FleetConfig
     from smartcity.broker import EmbeddedBroker, ensure_topics
-    from tests.helpers import cli
     from tests.helpers.kafka import produce
+    from tests.helpers.launch import Launcher
 
     fleet = FleetConfig(vehicles=2, seed=1, start=datetime(2026, 11, 23, 8, tzinfo=UTC))
-
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as data:
         ensure_topics(broker.bootstrap, "cds_", partitions=2)
         produce(broker.bootstrap, fleet, prefix="cds_", duration_s=60)
-        env = cli.environment(Path(data), SMARTCITY_TOPIC_PREFIX="cds_") | {
+        options = {
             "SPARK_CONF_DIR": str(CONF_DIR),
             "SPARK_SUBMIT_OPTS": f"{SHORT_LIVED} -XX:DumpLoadedClassList={class_list}",
         }
-        drained = subprocess.run(
-            cli.command("stream", "--bootstrap", broker.bootstrap, "--available-now"), env=env, capture_output=True
-        )
+        drained = Launcher().drain(broker.bootstrap, Path(data), "cds_", **options)
         if drained.returncode != 0:
-            raise SystemExit(f"the job that lists Spark's classes failed:\n{drained.stderr.decode()[-3000:]}")
+            raise SystemExit(f"the job that lists Spark's classes failed:\n{drained.stderr[-3000:]}")
 
 
 def build() -> None:

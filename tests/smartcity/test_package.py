@@ -48,10 +48,8 @@ def test_the_installed_wheel_runs_up_from_an_empty_folder(built_wheel: zipfile.Z
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    purelib = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True
-    ).stdout.strip()
-    Path(purelib, "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    purelib = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    (purelib / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     install = ["--python", str(python), "install", "--quiet", "--no-deps", "--no-index", built_wheel.filename]
     installed = subprocess.run([sys.executable, "-m", "pip", *install], capture_output=True, text=True)
     assert installed.returncode == 0, installed.stderr[-3000:]
