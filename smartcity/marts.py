@@ -185,6 +185,14 @@ class MartsRefresher(Periodic):
         if self.observer is not None:
             self.observer.marts_built(time.monotonic() - started, not self.last_failed, includes)
 
+    def last_round(self) -> bool:
+        """After ``stop()``, one more build in the calling thread (at its priority, not the
+        refresher's), so the marts hold everything the run landed; True when it succeeded."""
+        if self._runner is None:
+            self.prepare()  # the thread was stopped before it had set up
+        self.round()
+        return not self.last_failed
+
     def describe(self) -> str:
         """For the status display: when the marts were last built, or why not."""
         if self.last_failed:

@@ -29,9 +29,11 @@ class Periodic:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout_s: float = 60) -> None:
+    def stop(self, timeout_s: float = 60) -> bool:
+        """True when the thread has ended (a round in progress finishes first)."""
         self._stop.set()
         self._thread.join(timeout_s)
+        return not self._thread.is_alive()
 
     def prepare(self) -> None:
         """Once, in the thread, before the first round."""

@@ -71,5 +71,6 @@ def test_the_installed_wheel_runs_up_from_an_empty_folder(built_wheel: zipfile.Z
     assert run.returncode == 0, out[-3000:]
     landed, sent = re.search(r"stopped; ([\d,]+) of the ([\d,]+) events", out).groups()
     assert landed == sent != "0", out[-3000:]
-    marts = list((empty / "data" / "lake" / "_marts").glob("*.parquet"))
-    assert marts, "the refresher built the packaged dbt project and exported its marts into ./data"
+    assert "[up] marts built and exported" in out, out[-3000:]
+    marts = {p.stem for p in (empty / "data" / "lake" / "_marts").glob("*.parquet")}
+    assert "fct_vehicle_speed_hourly" in marts, "the packaged dbt project's marts, exported into ./data"
