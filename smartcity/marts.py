@@ -122,7 +122,9 @@ def build_and_export(settings: Settings, runner: Any = None, tests_since: dateti
 
     runner = runner or dbtRunner()
     # Unit tests check the SQL, not the data: CI runs them; a refresh every minute need not.
-    build = ["build", "--project-dir", str(settings.dbt_project_dir), "--quiet", "--exclude", "resource_type:unit_test"]
+    # dbt's console output would break into the status display: its log file keeps every line.
+    build = ["build", "--project-dir", str(settings.dbt_project_dir), "--exclude", "resource_type:unit_test"]
+    build += ["--log-level", "none", "--log-level-file", "debug"]
     since = tests_since - TESTS_LOOKBACK if tests_since else None
     window = new_partitions(settings, since) if since else None
     window_file = settings.data_dir / "dbt" / "tests_window.json"

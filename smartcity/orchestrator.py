@@ -326,6 +326,8 @@ class Orchestrator:
         started = time.monotonic()
         if self.marts.last_round():
             say(f"marts built and exported in {time.monotonic() - started:.1f} s")
+        elif self.forced:  # dbt turns the second Ctrl-C's exception into a failed build
+            say("marts build interrupted: the marts are as the refresher's last build left them")
         else:
             say(f"the last marts build failed (see {self.log_path})")
 
