@@ -190,8 +190,6 @@ class MartsRefresher(Periodic):
     def last_round(self) -> bool:
         """After ``stop()``, one more build in the calling thread (at its priority, not the
         refresher's), so the marts hold everything the run landed; True when it succeeded."""
-        if self._runner is None:
-            self.prepare()  # the thread was stopped before it had set up
         self.round()
         return not self.last_failed
 

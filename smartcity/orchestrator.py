@@ -320,7 +320,7 @@ class Orchestrator:
         if self.marts is None:
             return
         if not self.marts.stop():
-            say("the marts refresher's build did not end within 60 s: the marts are as its last build left them")
+            say("the marts refresher's build is still running: the marts are as its last build left them")
             return
         say("building the marts over everything landed")
         started = time.monotonic()
