@@ -39,10 +39,13 @@ def say(message: str) -> None:
     print(f"[drill] {message}", file=sys.stderr, flush=True)
 
 
+FLEET_SECONDS = 900.0  # event time each fleet of the drill drives
+
+
 @dataclass(frozen=True, slots=True)
 class DrillConfig:
     vehicles: int = 20
-    fleet_seconds: float = 900.0  # event time each fleet drives
+    fleet_seconds: float = FLEET_SECONDS
     kills: int = 3
     seed: int = 7
     late_rate: float = 0.02

@@ -136,8 +136,11 @@ class SoakReport:
 
 
 class Soak:
-    def __init__(self, settings: Settings, duration_s: float, vehicles: int, speedup: float, every_s: float) -> None:
+    def __init__(
+        self, settings: Settings, duration_s: float, vehicles: int, speedup: float, every_s: float, shift_s: float
+    ) -> None:
         self.duration_s, self.vehicles, self.speedup, self.every_s = duration_s, vehicles, speedup, every_s
+        self.shift_s = shift_s
         self.home = settings.data_dir / "drill" / f"soak-{datetime.now(UTC):%Y%m%dT%H%M%S}"
         self.lake_root = self.home / "lake"
         self.broker = EmbeddedBroker(log_path=self.home / "tansu.log")
@@ -151,7 +154,7 @@ class Soak:
         try:
             driven_s = 0.0
             while driven_s < total_s and not stop.is_set():
-                shift_s = min(SHIFT_S, total_s - driven_s)
+                shift_s = min(self.shift_s, total_s - driven_s)
                 fleet = FleetConfig(
                     vehicles=self.vehicles, seed=11 + self.report.fleets, start=start + timedelta(seconds=driven_s)
                 )
@@ -258,7 +261,9 @@ def _command(pid: int) -> str:
         return ""
 
 
-def run_soak(settings: Settings, duration_s: float, vehicles: int, speedup: float, every_s: float) -> int:
-    report = Soak(settings, duration_s, vehicles, speedup, every_s).run()
+def run_soak(
+    settings: Settings, duration_s: float, vehicles: int, speedup: float, every_s: float, shift_s: float = SHIFT_S
+) -> int:
+    report = Soak(settings, duration_s, vehicles, speedup, every_s, shift_s).run()
     print(report.render())
     return 0 if report.flat else 1

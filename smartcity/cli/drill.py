@@ -29,7 +29,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         sub, "drill", run, "run the pipeline while faults are injected, then account for every event", __doc__
     )
     parser.add_argument("--vehicles", type=positive(int), default=20, help="vehicles per fleet (default 20)")
-    parser.add_argument("--fleet-seconds", type=positive(float), default=900.0, help="event time per fleet (900)")
+    parser.add_argument(
+        "--fleet-seconds", type=positive(float),
+        help="event time per fleet (drill: 900; soak: 7200, one fleet's shift before the next leaves Boston)",
+    )  # fmt: skip
     parser.add_argument("--kills", type=int, default=3, help="SIGKILLs of the Spark driver (default 3)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.add_argument("--late-rate", type=rate, default=0.02, help="share of events sent 10 min late (0.02)")
@@ -47,16 +50,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from smartcity.drill import DrillConfig, run_drill
+    from smartcity.drill import FLEET_SECONDS, DrillConfig, run_drill
 
     if args.soak:
-        from smartcity.soak import run_soak
+        from smartcity.soak import SHIFT_S, run_soak
 
-        return run_soak(settings, args.soak, args.vehicles, args.speedup, args.every)
+        return run_soak(settings, args.soak, args.vehicles, args.speedup, args.every, args.fleet_seconds or SHIFT_S)
 
     config = DrillConfig(
         vehicles=args.vehicles,
-        fleet_seconds=args.fleet_seconds,
+        fleet_seconds=args.fleet_seconds or FLEET_SECONDS,
         kills=max(args.kills, 0),
         seed=args.seed,
         late_rate=args.late_rate,

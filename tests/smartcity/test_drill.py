@@ -79,11 +79,11 @@ def test_the_soak_verdict_holds_a_steady_run_and_fails_growth_or_an_early_stop()
 
 
 def test_a_short_soak_samples_lag_memory_and_files_and_judges_them(tmp_path: Path, launch: Launcher) -> None:
-    # At 600 s of event time per second, 25 s are about two fleets' shifts (2 h each): a handover is in the run.
-    # Two vehicles need ~2,500 ev/s to keep that pace, which a loaded two-core machine still gives.
+    # The fleet ticks once per event second: a handover after 1,800 of them comes within 25 s even on a
+    # machine so loaded that the simulator keeps a tenth of the asked pace (600 event s per s; ~250 seen).
     # The verdict's rules are tested above on known samples; here, that a real run is sampled and judged.
     result = launch.run(
-        "drill", "--soak", "25s", "--every", "2.5", "--vehicles", "2", "--speedup", "600",
+        "drill", "--soak", "25s", "--every", "2.5", "--vehicles", "2", "--speedup", "600", "--fleet-seconds", "1800",
         data_dir=tmp_path, timeout=600,
     )  # fmt: skip
     out = result.stdout
@@ -94,8 +94,7 @@ def test_a_short_soak_samples_lag_memory_and_files_and_judges_them(tmp_path: Pat
     samples = [line for line in out.splitlines() if re.match(r"\s+\d+\s+[\d,]+\s+[\d,]+\s+[\d,]+\s", line)]
     assert len(samples) >= 5, out
     fleets = re.search(r"sent [1-9][\d,]* events in [\d,]+ s by (\d+) fleet\(s\); compactions \d+", out)
-    # A third fleet starts only if the simulator keeps pace on a loaded machine; the handover itself must happen.
-    assert fleets and int(fleets.group(1)) >= 2, out
+    assert fleets and int(fleets.group(1)) >= 2, out  # the next fleet took over from the first
     assert re.search(r"simulator rate \(ev/s\)\s+[\d,]+ -> [\d,]+\s+(steady|FELL)", out)
     for check in ("lag (records)", "memory of spark JVM (MB)", "lake files beyond one per hour"):
         assert re.search(rf"{re.escape(check)}\s+[\d,]+ -> [\d,]+\s+(flat|GROWS)", out), check
