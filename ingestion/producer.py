@@ -8,7 +8,6 @@ the client supports it, batching with linger, lz4 compression, delivery failures
 from __future__ import annotations
 
 import logging
-import signal
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import islice, repeat
@@ -23,7 +22,6 @@ from kafkaclient.settings import PLAINTEXT, KafkaSecurity
 log = logging.getLogger(__name__)
 
 BACKENDS = ("kafka-python", "confluent")
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_EVERY = 10_000  # messages between polls for delivery failures while a batch is produced
 
 
@@ -107,16 +105,12 @@ class KafkaPythonProducer:
     def send_many(self, topic: str, keys: list[bytes], values: list[bytes]) -> None:
         send, partition, failed = self._producer.send, self._partition, self._failed(topic)
         done = 0
-        # A stop signal waits until the batch is handed over: one arriving between a send and its count
-        # would leave a delivered event uncounted.
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
             for key, value in zip(keys, values, strict=True):
                 send(topic, key=key, value=value, partition=partition(topic, key)).add_errback(failed)
                 done += 1
         finally:
             self.stats.sent += done
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def _failed(self, topic: str):
         def record(error: Exception | str) -> None:

@@ -35,7 +35,7 @@ class RunSummary:
     elapsed_s: float = 0.0
     behind_s: float = 0.0  # paced runs: the most a tick was sent after its event time had passed
     interrupted: bool = False
-    stop_signal: int | None = None  # the signal that stopped the run (None: Ctrl-C or not stopped)
+    stop_signal: int | None = None  # the signal that stopped the run (None: not stopped by one)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -76,14 +76,26 @@ class _Progress:
             self.out = None
 
 
-class _Stop(Exception):
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
+# Ctrl-C, SIGTERM, and SIGHUP (the terminal closed) all stop the fleet in order.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class _SignalStop:
+    """A stop signal only sets ``event``: the fleet stops at its next tick, so no event is ever handed
+    to the client without being counted (an exception raised between a send and its count could not
+    promise that, and masking signals does not help once the client runs threads of its own). A
+    second signal stops at once."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signum: int | None = None
+
+    def __call__(self, signum: int, _frame: object) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
         self.signum = signum
-
-
-def _raise_stop(signum: int, _frame: object) -> None:
-    raise _Stop(signum)
+        self.event.set()
+        log.info("%s: stopping the fleet at its next tick", signal.Signals(signum).name)
 
 
 def run(
@@ -107,14 +119,14 @@ def run(
     topics = {name: topic_name(et, topic_prefix) for name, et in BY_NAME.items()}
     fleet = Fleet(fleet_config, validate=validate)
     clock = Clock(speedup)
-    ticks = clock.paced(fleet.ticks(duration_s), stop)
+    on_signal = _SignalStop()
+    ticks = clock.paced(fleet.ticks(duration_s), on_signal.event, stop)
     injector = FaultInjector(fault_config, Serializer()) if fault_config.any else None
     summary = summary if summary is not None else RunSummary()
     meter = _Progress(progress, progress_every_s)
     started = time.monotonic()
-    # SIGHUP (the terminal closed) stops the fleet as SIGTERM does.
-    stops = (signal.SIGTERM, signal.SIGHUP) if _main_thread() else ()
-    previous = {sig: signal.signal(sig, _raise_stop) for sig in stops}
+    # Signal handlers can only be set from the main thread; a run on another thread stops by ``stop``.
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS} if _main_thread() else {}
     try:
         if injector is None:
             backfill = speedup is None
@@ -122,15 +134,14 @@ def run(
         else:
             events = fleet.events(ticks, BACKFILL_EVENTS if speedup is None else 0)
             _send_records(producer, injector.apply(events), topics, summary.per_topic, meter, max_events)
-    except (KeyboardInterrupt, _Stop) as caught:
-        summary.interrupted = True
-        summary.stop_signal = caught.signum if isinstance(caught, _Stop) else None
-        log.info("interrupted: flushing what was sent")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        summary.stop_signal = on_signal.signum
+        summary.interrupted = on_signal.signum is not None or bool(stop and stop.is_set())
+        if summary.interrupted:
+            log.info("interrupted: flushing what was sent")
         producer.flush()
-        summary.interrupted = summary.interrupted or bool(stop and stop.is_set())
         summary.elapsed_s = time.monotonic() - started
         summary.behind_s = clock.behind_s
         summary.sent = producer.stats.sent

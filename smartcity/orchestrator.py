@@ -146,6 +146,7 @@ class Orchestrator:
         self.stop_signal: int | None = None
         self.forced = False
         self.job_died = threading.Event()
+        self.fleet_stop = threading.Event()  # the fleet stops at its next tick: a stop request or a dead job
         self.job: JobProcess | None = None
         self.broker: EmbeddedBroker | None = None
         self.security = PLAINTEXT
@@ -183,8 +184,7 @@ class Orchestrator:
             return  # the main thread is leaving already (the job watcher stopped the fleet)
         if self.stop_signal is None:
             self._stop_requested(signum)
-            if self.phase == "simulating":
-                raise KeyboardInterrupt
+            self.fleet_stop.set()  # while the fleet runs, its own handlers take signals; this covers the rest
             return
         self.forced = True
         raise ForcedStop
@@ -292,14 +292,14 @@ class Orchestrator:
                 duration_s=self.duration_s * self.speedup if self.duration_s else None,
                 progress=None,  # the status display shows the simulator's counts
                 summary=self.summary,
-                stop=self.job_died,
+                stop=self.fleet_stop,
             )
         finally:
             self.phase = "draining"
             producer.close()
-        if self.summary.interrupted and self.stop_signal is None and not self.job_died.is_set():
-            # The simulator's own handler saw the signal first (SIGTERM or SIGHUP).
-            self._stop_requested(self.summary.stop_signal or signal.SIGTERM)
+        if self.summary.stop_signal is not None and self.stop_signal is None:
+            # The simulator's handlers, in place while the fleet runs, took the signal.
+            self._stop_requested(self.summary.stop_signal)
         say(f"simulator done: {json.dumps(self.summary.as_dict())}")
 
     def _drain(self) -> None:
@@ -395,6 +395,7 @@ class Orchestrator:
                     screen.write(line)
                 say(f"the Spark job exited with code {code}; stopping (its log: {self.log_path})")
                 self.job_died.set()
+                self.fleet_stop.set()
 
     def _job_errors(self) -> list[str]:
         """The job's own one-line errors, from the end of the log file."""
