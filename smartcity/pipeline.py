@@ -57,9 +57,14 @@ def batch_in_flight(lake_root: str | Path, committed_files: int = 1, catalog: Ca
     for zone in lake.ZONES:
         for stream in lake.STREAMS:
             table = load_table(config, zone, stream)
+            pending = uncommitted_files(table, recent)
+            if pending:
+                # A commit between reading the snapshot and listing the folder makes a committed batch
+                # look in flight: files the table's newest snapshot lists are not.
+                table = load_table(config, zone, stream)
+                writing = writing or bool(set(pending) - set(current_paths(table)))
             if zone == lake.RAW:
                 committed += len(current_paths(table))
-            writing = writing or bool(uncommitted_files(table, recent))
     return writing and committed >= committed_files
 
 
