@@ -21,7 +21,7 @@ STREAMS = ("vehicle", "gps")
 def _stream(launch: Launcher, bootstrap: str, root: Path) -> subprocess.Popen:
     return launch.start(
         "stream", "--bootstrap", bootstrap, "--master", "local[2]", "--available-now",
-        "--streams", ",".join(STREAMS), "--max-offsets-per-trigger", "30000",
+        "--streams", ",".join(STREAMS), "--max-offsets-per-trigger", "12000",
         data_dir=root, SMARTCITY_TOPIC_PREFIX=PREFIX, SMARTCITY_TOPIC_PARTITIONS="3",
     )  # fmt: skip
 
