@@ -62,9 +62,10 @@ def batch_in_flight(lake_root: str | Path, committed_files: int = 1, catalog: Ca
                 # A commit between reading the snapshot and listing the folder makes a committed batch
                 # look in flight: files the table's newest snapshot lists are not.
                 table = load_table(config, zone, stream)
-                writing = writing or bool(set(pending) - set(current_paths(table)))
+            newest = current_paths(table) if pending or zone == lake.RAW else []
+            writing = writing or bool(set(pending) - set(newest))
             if zone == lake.RAW:
-                committed += len(current_paths(table))
+                committed += len(newest)
     return writing and committed >= committed_files
 
 
