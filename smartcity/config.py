@@ -132,5 +132,11 @@ class Settings:
         return lake.metrics_path(self.lake_root) or self.data_dir / lake.METRICS_FILE
 
     @property
+    def kafka_dir(self) -> Path:
+        """The embedded broker's folder: its configuration, its data (``logs/``) and its log."""
+        return self.data_dir / "kafka"
+
+    @property
     def broker_state_file(self) -> Path:
-        return self.data_dir / "broker" / "broker.json"
+        """The pid and address of a broker ``smartcity broker start`` left running."""
+        return self.kafka_dir / "broker.json"
