@@ -5,8 +5,9 @@ the drill
 1. sends a fleet with late (minutes), duplicated and malformed events of every kind;
 2. SIGKILLs the Spark driver in the middle of a batch ``kills`` times, restarting it each time;
 3. restarts the simulator with the same seed and start, so every id of its first part is sent again;
-4. sends a second fleet and restarts the broker while the job runs: the embedded broker keeps topics
-   in memory, so what the job had not read is gone; the job must see the offset reset and go on;
+4. sends a second fleet and replaces the broker while the job runs: a new broker on the same port
+   with an empty data folder (a broker that lost its disk), so what the job had not read is gone;
+   the job must see the offset reset and go on;
 5. sends a third fleet to the new broker, drains, runs ``dbt build``;
 then counts, per fleet (each fleet has event times of its own), what was sent, landed and lost.
 Anything lost outside the broker restart, or a duplicate in the marts, fails the drill (exit 1).
@@ -26,7 +27,7 @@ from ingestion.faults import FaultConfig
 from ingestion.fleet import FleetConfig
 from ingestion.producer import make_producer
 from ingestion.simulate import RunSummary, run
-from smartcity.broker import EmbeddedBroker, ensure_topics, free_port
+from smartcity.broker import EmbeddedBroker, ensure_topics
 from smartcity.config import Settings
 from smartcity.marts import build_and_export
 from smartcity.pipeline import JobProcess, own_environment, stream_command
@@ -86,7 +87,7 @@ class Drill:
             None, prefix, 3, self.home, str(self.home / "lake"), str(self.home / "checkpoints"),
             marts_every_s=0,
         )  # fmt: skip
-        self.broker = EmbeddedBroker(port=free_port(), log_path=self.home / "tansu.log")
+        self.broker = EmbeddedBroker(self.home / "kafka")
         self.rng = random.Random(config.seed)
         self.job: JobProcess | None = None
         self.restarts = 0
@@ -182,7 +183,8 @@ class Drill:
             self._wait_until_landed(first)  # before the broker restart, which would take it along
             self._send(second)
             say(f"fleet 2: {second.summaries[0].sent:,} events sent; restarting the broker now")
-            self.broker.stop()  # its memory, and what the job had not read yet, is gone
+            self.broker.stop()  # its data, and what the job had not read yet, is gone with its folder
+            self.broker = EmbeddedBroker(self.home / "kafka-replaced", port=self.broker.port)
             self.broker.start(isolated=True)
             ensure_topics(self.broker.bootstrap, self.settings.topic_prefix, 3)
             self._send(third)
@@ -287,7 +289,7 @@ class DrillReport:
             f"late events sent (10 min late): {self.late_sent:,}; dbt build and tests "
             f"(every reading counted in its own hour): {'passed' if self.dbt_ok else 'FAILED'}",
             f"duplicates left in staging and marts: {'n/a' if self.mart_duplicates is None else self.mart_duplicates}",
-            f"lost in the broker restart (in memory, never read): {restart:,}",
+            f"lost with the replaced broker (never read): {restart:,}",
             f"lost anywhere else: {self.lost_elsewhere:,}",
             f"verdict: {'PASS' if self.passed else 'FAIL'}",
         ]

@@ -33,7 +33,7 @@ from ingestion.producer import EventProducer, make_producer
 from ingestion.simulate import RunSummary, run
 from kafkaclient.settings import PLAINTEXT
 from smartcity import screen
-from smartcity.broker import EmbeddedBroker, ensure_topics, external_kafka
+from smartcity.broker import EmbeddedBroker, ensure_topics, external_kafka, kafka_version, read_state
 from smartcity.config import Settings
 from smartcity.exporter import MetricsServer, RunMetrics, process_tree
 from smartcity.locking import exclusive
@@ -107,7 +107,6 @@ class MetricsTail:
 
 def job_command(
     bootstrap: str,
-    embedded: bool,
     speedup: float,
     duration_s: float | None,
     master: str = "local[*]",
@@ -119,10 +118,6 @@ def job_command(
     command += ["--max-event-time-ahead", str(MAX_CLOCK_SKEW_S + max(lead, 0))]
     if spark_log is not None:
         command += ["--spark-log", str(spark_log)]
-    if embedded:
-        # A new embedded broker starts empty: offsets in an earlier run's checkpoint are gone. Go on
-        # from the new broker's first offsets, and report the reset (never delete the checkpoint).
-        command.append("--no-fail-on-data-loss")
     return command
 
 
@@ -211,18 +206,18 @@ class Orchestrator:
     def _run(self) -> int:
         bootstrap, self.security = external_kafka(self.settings) or (None, PLAINTEXT)
         try:
-            if not bootstrap:
-                self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-                self.broker = EmbeddedBroker(log_path=self.settings.data_dir / "tansu.log")
+            if not bootstrap and (running := read_state(self.settings)):
+                bootstrap = running.bootstrap  # `smartcity broker start`'s: it outlives this run
+                say(f"embedded broker (Apache Kafka {running.version}) at {bootstrap}, started before this run")
+            elif not bootstrap:
+                self.broker = EmbeddedBroker(self.settings.kafka_dir, host=self.settings.bind_address)
                 bootstrap = self.broker.start(isolated=True)
-                say(f"embedded broker (tansu) at {bootstrap}")
+                say(f"embedded broker (Apache Kafka {kafka_version()}) at {bootstrap}; data {self.broker.data_dir}")
             ensure_topics(bootstrap, self.settings.topic_prefix, self.settings.topic_partitions, security=self.security)
             if self.metrics_port is not None:
                 self.metrics_server = MetricsServer(self.exported, self.settings.bind_address, self.metrics_port)
                 say(f"Prometheus metrics at {self.metrics_server.url}")
-            command = job_command(
-                bootstrap, self.broker is not None, self.speedup, self.duration_s, self.master, self.log_path
-            )
+            command = job_command(bootstrap, self.speedup, self.duration_s, self.master, self.log_path)
             job = JobProcess(command, self.log_path, isolated=True)  # the job's logs, Spark's included
             job.start()
             self.job = job
@@ -413,8 +408,7 @@ class Orchestrator:
         resets = len(self.metrics.data_loss)
         missing = max(self.summary.sent - landed, 0)
         if self.forced and missing:
-            where = "lost with the embedded broker's memory" if self.broker is not None else "still in Kafka"
-            say(f"forced stop: {missing:,} events sent this run had not landed; they are {where}")
+            say(f"forced stop: {missing:,} events sent this run had not landed; they are still in Kafka")
         say(
             f"stopped; {landed:,} of the {self.summary.sent:,} events sent this run landed"
             + (f"; offsets of {resets} partitions were reset (see {lake.METRICS_FILE})" if resets else "")

@@ -40,8 +40,6 @@ from kafkaclient.settings import PLAINTEXT, KafkaSecurity
 log = logging.getLogger("smartcity.stream")
 
 NAME = "smartcity_kafka"
-# Seconds without records after which a reader checks whether its offsets are still in the log.
-GAP_CHECK_S = 3.0
 # librdkafka prints every failed connection attempt to stderr (dozens a second while a broker is down).
 # A broker that stays away fails the query, which reports it in one line; retries it survives need no noise.
 QUIET = {"log_level": 2}
@@ -314,38 +312,15 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return self._with_broker_retry(self._read_broker_view)
 
     def _read_broker_view(self) -> BrokerView:
-        """Earliest and true end offsets, and topic ids. ListOffsets alone can be low (Tansu
-        answers with the base offset of the last batch), so fetch from there: the fetch's high
-        watermark and the last offset actually fetched are right. The end is the max of the three."""
-        from confluent_kafka import KafkaError, TopicPartition
+        """Earliest and end offsets (ListOffsets), and topic ids."""
+        from confluent_kafka import TopicPartition
 
         consumer = self._driver_consumer()
         earliest: dict[str, int] = {}
         ends: dict[str, int] = {}
-        assignment = []
         for topic, partition in self._partitions():
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
             slot = _slot(topic, partition)
-            earliest[slot], ends[slot] = low, high
-            assignment.append(TopicPartition(topic, partition, high))
-        consumer.assign(assignment)
-        pending = set(ends)
-        deadline = time.monotonic() + 2.0
-        while pending and time.monotonic() < deadline:
-            for msg in consumer.consume(num_messages=10_000, timeout=0.05):
-                slot = _slot(msg.topic(), msg.partition())
-                err = msg.error()
-                if err is None:
-                    ends[slot] = max(ends[slot], msg.offset() + 1)
-                elif err.code() == KafkaError._PARTITION_EOF:
-                    ends[slot] = max(ends[slot], msg.offset())
-                    pending.discard(slot)
-            for slot in list(pending):
-                topic, partition = _split_slot(slot)
-                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
-                if high > ends[slot]:
-                    ends[slot] = high
-        consumer.unassign()
+            earliest[slot], ends[slot] = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
         self._latest = BrokerView(earliest, ends, self._topic_ids())
         return self._latest
 
@@ -574,10 +549,6 @@ def read_range(
                 position = offset + 1
             if messages:
                 last_progress = time.monotonic()
-            elif time.monotonic() - last_progress > GAP_CHECK_S and _outside_log(consumer, rng, position):
-                # Some brokers (Tansu) answer a fetch beyond the log's end with nothing, not an error.
-                position = _skip_gap(consumer, rng, position, on_gap)
-                last_progress = time.monotonic()
             elif time.monotonic() - last_progress > timeout_s:
                 raise TimeoutError(
                     f"offsets {position}..{rng.end} of {rng.topic}/{rng.partition} not readable within {timeout_s:.0f}s"
@@ -590,8 +561,7 @@ def read_range(
 
 
 def _log_bounds(consumer, rng: OffsetRange) -> tuple[int, int]:
-    """Earliest and end offset of the partition. The end is the larger of ListOffsets' answer
-    (Tansu's can be low) and the high watermark of the fetches this consumer made."""
+    """Earliest and end offset of the partition (ListOffsets)."""
     from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
     tp = TopicPartition(rng.topic, rng.partition)
@@ -601,12 +571,7 @@ def _log_bounds(consumer, rng: OffsetRange) -> tuple[int, int]:
         if exc.args[0].code() in (KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART):
             return 0, 0  # the partition is gone from the broker (re-created topic, restarted broker): empty
         raise
-    return low, max(high, consumer.get_watermark_offsets(tp, cached=True)[1])
-
-
-def _outside_log(consumer, rng: OffsetRange, position: int) -> bool:
-    low, high = _log_bounds(consumer, rng)
-    return position < low or position >= high
+    return low, high
 
 
 def _skip_gap(consumer, rng: OffsetRange, position: int, on_gap: Callable[[OffsetGap], None] | None) -> int:

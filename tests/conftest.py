@@ -1,4 +1,4 @@
-"""Shared fixtures: one real embedded broker per session, small deterministic fleets, a launcher
+"""Shared fixtures: one embedded broker (Apache Kafka) per test worker, small deterministic fleets, a launcher
 for the project's processes; and the kinds of test (markers) from the fixtures each test uses."""
 
 from __future__ import annotations
@@ -42,8 +42,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    log = tmp_path_factory.mktemp("broker") / "tansu.log"
-    with EmbeddedBroker(log_path=log) as b:
+    with EmbeddedBroker(tmp_path_factory.mktemp("kafka")) as b:
         yield b
 
 

@@ -19,6 +19,7 @@ from smartcity.broker import BrokerError
 from smartcity.cli import aws, broker, cluster, compact, dashboard, drill, simulate, stream, up
 from smartcity.cli.args import Parser
 from smartcity.cluster import ClusterError
+from smartcity.jvm import JvmError
 from smartcity.config import ConfigError, Settings
 from smartcity.exporter import MetricsPortError
 from smartcity.locking import AlreadyRunning
@@ -37,6 +38,7 @@ ONE_LINE_ERRORS = (
     KafkaAccessError,
     KafkaSettingsError,
     MetricsPortError,
+    JvmError,
 )
 
 

@@ -58,3 +58,19 @@ def read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 30.0)
         return records
     finally:
         consumer.close()
+
+
+def end_offsets(bootstrap: str) -> dict[str, int]:
+    """The end offset of each topic (summed over its partitions), internal topics apart."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "end-offsets", "log_level": 0})
+    try:
+        topics = consumer.list_topics(timeout=10).topics
+        return {
+            name: sum(consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in topic.partitions)
+            for name, topic in topics.items()
+            if not name.startswith("__")
+        }
+    finally:
+        consumer.close()

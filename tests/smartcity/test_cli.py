@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from smartcity.broker import EmbeddedBroker, free_port
 from tests.helpers.cli import smartcity
+from tests.helpers.kafka import end_offsets
 from tests.helpers.launch import Launcher
 
 
@@ -69,14 +71,19 @@ def test_help_for_every_command() -> None:
         assert result.returncode == 0 and "usage: smartcity" in result.stdout
 
 
-def test_broker_lifecycle_and_simulate_through_the_cli(tmp_path: Path, launch: Launcher) -> None:
-    assert launch.run("broker", "status", data_dir=tmp_path).returncode == 3
+def test_broker_lifecycle_and_simulate_through_the_cli_and_a_restart_keeps_topics_and_offsets(
+    tmp_path: Path, launch: Launcher
+) -> None:
+    stopped = launch.run("broker", "status", data_dir=tmp_path)
+    assert stopped.returncode == 3 and f"not running; data {tmp_path / 'kafka'}" in stopped.stdout
     started = launch.run("broker", "start", data_dir=tmp_path)
     assert started.returncode == 0, started.stderr
     try:
-        state = json.loads((tmp_path / "broker" / "broker.json").read_text())
+        state = json.loads((tmp_path / "kafka" / "broker.json").read_text())
         status = launch.run("broker", "status", data_dir=tmp_path)
         assert status.returncode == 0 and state["bootstrap"] in status.stdout
+        assert re.search(r"Apache Kafka 4\.\d+\.\d+\) running at ", status.stdout), status.stdout
+        assert f"data {tmp_path / 'kafka'}" in status.stdout
         result = launch.run(
             "simulate",
             "--vehicles",
@@ -98,6 +105,11 @@ def test_broker_lifecycle_and_simulate_through_the_cli(tmp_path: Path, launch: L
         assert summary["sent"] == sum(summary["per_topic"].values()) > 1000
         assert summary["failed"] == 0
         assert json.loads((tmp_path / "s.json").read_text())["sent"] == summary["sent"]
+        # Stopped and started again, the broker still holds every topic and every offset.
+        assert "stopped" in launch.run("broker", "stop", data_dir=tmp_path).stdout
+        assert launch.run("broker", "start", data_dir=tmp_path).returncode == 0
+        bootstrap = json.loads((tmp_path / "kafka" / "broker.json").read_text())["bootstrap"]
+        assert {t: n for t, n in end_offsets(bootstrap).items() if n} == summary["per_topic"]
     finally:
         stopped = launch.run("broker", "stop", data_dir=tmp_path)
     assert "stopped" in stopped.stdout

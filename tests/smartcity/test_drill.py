@@ -45,7 +45,7 @@ def report(**changes) -> DrillReport:
 
 
 def test_losses_in_the_broker_restart_are_reported_apart_and_anything_else_fails() -> None:
-    assert report().passed and "lost in the broker restart (in memory, never read): 6" in report().render()
+    assert report().passed and "lost with the replaced broker (never read): 6" in report().render()
     assert not report(rows=[("before the kills", 10, 9, 1, 5)]).passed
     assert not report(mart_duplicates=2).passed
     assert not report(dbt_ok=False).passed

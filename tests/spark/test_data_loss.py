@@ -52,7 +52,7 @@ def test_a_new_broker_under_an_old_checkpoint_fails_clearly_or_lands_everything_
     lake = tmp_path / "lake"
     assert landed(lake) == sent(first)
 
-    # The embedded broker keeps topics in memory: a new one starts at offset 0 with new topic ids.
+    # A new broker (a new data folder: the old one's disk is gone) starts at offset 0 with new topic ids.
     with EmbeddedBroker() as second_broker:
         second = produce_fleet(second_broker.bootstrap, vehicles=3, seconds=60, seed=2)
         refused = launch.drain(second_broker.bootstrap, tmp_path, PREFIX)
