@@ -194,3 +194,11 @@ def topic_error(error, topic: str, operation: str, bootstrap: str, security: Kaf
         )
     text = error.str() if hasattr(error, "str") else str(error)
     return f"cannot {operation} topic {topic} at {bootstrap}: {_tail(text)}"
+
+
+def group_error(error, group: str, bootstrap: str, security: KafkaSecurity) -> str:
+    """One line for a consumer group Kafka refused to this principal."""
+    return (
+        f"not authorized to use consumer group {group} at {bootstrap} ({security.describe()}): "
+        "grant READ on the group or use another principal"
+    )

@@ -33,13 +33,16 @@ from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadLimit, ReadMa
 
 from contract import lake, metrics
 from contract.metrics import OffsetGap
-from kafkaclient.access import KafkaAccessError, topic_error
+from kafkaclient.access import KafkaAccessError, group_error, topic_error
 from kafkaclient.clients import confluent_config, from_source_options
 from kafkaclient.settings import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger("smartcity.stream")
 
 NAME = "smartcity_kafka"
+# The tasks' consumers read assigned offsets and commit nothing, but librdkafka still asks for this
+# group's coordinator: a secured cluster must grant the job's principal READ on it.
+READER_GROUP = "smartcity-range-reader"
 # librdkafka prints every failed connection attempt to stderr (dozens a second while a broker is down).
 # A broker that stays away fails the query, which reports it in one line; retries it survives need no noise.
 QUIET = {"log_level": 2}
@@ -506,7 +509,7 @@ def read_range(
             bootstrap,
             security,
             **{
-                "group.id": "smartcity-range-reader",
+                "group.id": READER_GROUP,
                 "enable.auto.commit": False,
                 "enable.partition.eof": True,
                 "fetch.wait.max.ms": 50,
@@ -531,6 +534,8 @@ def read_range(
                         continue
                     if err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
                         raise KafkaAccessError(topic_error(err, rng.topic, "read", bootstrap, security))
+                    if err.code() == KafkaError.GROUP_AUTHORIZATION_FAILED:
+                        raise KafkaAccessError(group_error(err, READER_GROUP, bootstrap, security))
                     if err.code() not in (KafkaError._AUTO_OFFSET_RESET, KafkaError.OFFSET_OUT_OF_RANGE):
                         raise RuntimeError(f"Kafka error reading {rng}: {err}")
                     position = _skip_gap(consumer, rng, position, on_gap)

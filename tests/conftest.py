@@ -24,7 +24,7 @@ for name, value in spark_jvm.environment().items():
 # runs the tests that need none of these; a test that starts a JVM, a broker or a browser does so
 # through one of them. Module fixtures that run the Spark job are named here too.
 KINDS = {
-    "broker": {"broker", "topics", "launch", "module_launch", "mutual", "one_way"},
+    "broker": {"broker", "topics", "launch", "module_launch", "secured", "wrong_host"},
     "spark": {"launch", "module_launch", "spark_in_process"},
     "dbt": {"warehouse", "site", "dbt_cli"},
     "dashboard": {"served", "browser"},

@@ -19,9 +19,9 @@ from smartcity.broker import BrokerError
 from smartcity.cli import aws, broker, cluster, compact, dashboard, drill, simulate, stream, up
 from smartcity.cli.args import Parser
 from smartcity.cluster import ClusterError
-from smartcity.jvm import JvmError
 from smartcity.config import ConfigError, Settings
 from smartcity.exporter import MetricsPortError
+from smartcity.jvm import JvmError
 from smartcity.locking import AlreadyRunning
 from spark.errors import LakeRootError, QueryFailed
 
