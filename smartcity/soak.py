@@ -83,14 +83,13 @@ class SoakReport:
         third = max(len(steady) // 3, 1)
         return steady[:third], steady[-third:]
 
-    def checks(self) -> list[tuple[str, str, bool | None]]:
-        """(what, first third -> last third, flat; None: not judged) for the lag, each process's memory
-        and the files."""
+    def checks(self) -> list[tuple[str, str, bool]]:
+        """(what, first third -> last third, flat) for the lag, each process's memory and the files."""
         first, last = self._thirds()
         rate_first = statistics.median(s.sent_per_s for s in first)
         rate_last = statistics.median(s.sent_per_s for s in last)
         lag_first, lag_last = statistics.median(s.lag for s in first), statistics.median(s.lag for s in last)
-        out: list[tuple[str, str, bool | None]] = [
+        out: list[tuple[str, str, bool]] = [
             ("simulator rate (ev/s)", f"{rate_first:,.0f} -> {rate_last:,.0f}", rate_last >= 0.8 * rate_first),
             ("lag (records)", f"{lag_first:,.0f} -> {lag_last:,.0f}", lag_last <= max(2 * lag_first, 5_000)),
         ]
@@ -108,9 +107,7 @@ class SoakReport:
 
     @property
     def flat(self) -> bool:
-        return (
-            self.stopped_early is None and len(self.samples) >= 3 and all(ok is not False for _, _, ok in self.checks())
-        )
+        return self.stopped_early is None and len(self.samples) >= 3 and all(ok for _, _, ok in self.checks())
 
     def render(self) -> str:
         names = list(self.samples[0].memory_mb) if self.samples else []
@@ -126,7 +123,7 @@ class SoakReport:
         if self.stopped_early:
             lines.append(f"the simulator stopped early: {self.stopped_early}")
         for what, change, ok in self.checks() if len(self.samples) >= 3 else []:
-            verdict = "flat" if ok else "GROWS" if ok is False else "not judged: keeps every event in memory"
+            verdict = "flat" if ok else "GROWS"
             if what.startswith("simulator rate"):
                 verdict = "steady" if ok else "FELL"
             lines.append(f"{what:<38}{change:>18}   {verdict}")
