@@ -68,6 +68,9 @@ JAVA_ONLY = frozenset(
 )
 FILE_KEYS = ("ssl.ca.location", "ssl.certificate.location", "ssl.key.location", "ssl.keystore.location")
 MSK_IAM_LOGIN = "software.amazon.msk.auth.iam.IAMLoginModule"
+# librdkafka's own unsecured JWT (``sasl.oauthbearer.config=principal=<name>``), which brokers with Kafka's
+# default OAUTHBEARER validator accept: for test clusters.
+UNSECURED_JWT = "enable.sasl.oauthbearer.unsecure.jwt"
 
 
 class KafkaSettingsError(ValueError):
@@ -174,10 +177,12 @@ def checked(properties: Mapping[str, str], region: str | None = None, java: Mapp
         for key, name in (("sasl.username", "KAFKA_SASL_USERNAME"), ("sasl.password", "KAFKA_SASL_PASSWORD")):
             if not props.get(key):
                 raise KafkaSettingsError(f"KAFKA_SASL_MECHANISM={mechanism} needs {name}")
-    if mechanism == "OAUTHBEARER" and not region and props.get("sasl.oauthbearer.method", "").lower() != "oidc":
+    oidc = props.get("sasl.oauthbearer.method", "").lower() == "oidc"
+    unsecured = props.get(UNSECURED_JWT, "").lower() == "true"  # Kafka's unsecured tokens: test clusters only
+    if mechanism == "OAUTHBEARER" and not (region or oidc or unsecured):
         raise KafkaSettingsError(
             "KAFKA_SASL_MECHANISM=OAUTHBEARER needs KAFKA_MSK_IAM_REGION (Amazon MSK IAM), "
-            "or sasl.oauthbearer.method=oidc in KAFKA_CLIENT_PROPERTIES"
+            f"or sasl.oauthbearer.method=oidc (or, for a test cluster, {UNSECURED_JWT}=true) in KAFKA_CLIENT_PROPERTIES"
         )
     if region and mechanism != "OAUTHBEARER":
         raise KafkaSettingsError("KAFKA_MSK_IAM_REGION needs KAFKA_SASL_MECHANISM=OAUTHBEARER and SASL_SSL")

@@ -1,6 +1,7 @@
-"""Apache Kafka secured as clusters are: a test CA, broker and client certificates (``cryptography``); a
-SASL_SSL listener (SCRAM-SHA-512 and PLAIN users), an SSL listener that requires a client certificate,
-and ACLs (``StandardAuthorizer``): the pipeline's principals may use their topics and nothing else."""
+"""Apache Kafka secured as clusters are: a test CA, broker and client certificates (``cryptography``);
+a SASL_SSL listener (SCRAM-SHA-512 and PLAIN users, OAUTHBEARER with unsecured tokens), an SSL listener
+that requires a client certificate, and ACLs (``StandardAuthorizer``): the pipeline's principals may use
+their topics and nothing else."""
 
 from __future__ import annotations
 
@@ -138,7 +139,7 @@ WRITE_ONLY = "wo_"
 
 class SecuredKafka:
     """One Apache Kafka broker with three listeners besides the controller's:
-    - ``SASL_SSL``: TLS, then SCRAM-SHA-512 or PLAIN;
+    - ``SASL_SSL``: TLS, then SCRAM-SHA-512, PLAIN or OAUTHBEARER (Kafka's unsecured-token validator);
     - ``MTLS``: TLS that requires a client certificate signed by the test CA (principal: its common name);
     - the plaintext one the embedded broker always has, here for the broker itself and for set-up: its
       principal (ANONYMOUS) is the super user. Like the controller's, it listens on loopback only.
@@ -155,7 +156,11 @@ class SecuredKafka:
             "allow.everyone.if.no.acl.found": "false",
             "ssl.principal.mapping.rules": "RULE:^CN=([^,]+)$/$1/,DEFAULT",
             **{f"listener.name.sasl_ssl.{k}": v for k, v in tls.items()},
-            "listener.name.sasl_ssl.sasl.enabled.mechanisms": "SCRAM-SHA-512,PLAIN",
+            # OAUTHBEARER with Kafka's default validator: unsecured tokens, whose subject is the principal.
+            "listener.name.sasl_ssl.sasl.enabled.mechanisms": "SCRAM-SHA-512,PLAIN,OAUTHBEARER",
+            "listener.name.sasl_ssl.oauthbearer.sasl.jaas.config": (
+                "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
+            ),
             "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
                 "org.apache.kafka.common.security.scram.ScramLoginModule required;"
             ),

@@ -147,5 +147,7 @@ def test_the_image_holds_every_package_of_the_project_and_no_test_tool() -> None
     dockerfile = DOCKERFILE.read_text()
     assert folders <= set(re.findall(r"^COPY (\w+)/ ", dockerfile, re.M))
     assert "-r requirements-runtime.lock" in dockerfile and "requirements.lock" not in dockerfile
+    # The image takes its jars from the same list as `make install`, checked against the same checksums.
+    assert "./mvnw" in dockerfile and "sha256sum --quiet --strict -c /build/jvm/checksums.sha256" in dockerfile
     runtime = {line.split("==")[0] for line in (PROJECT_ROOT / "requirements-runtime.lock").read_text().splitlines()}
     assert runtime.isdisjoint({"pytest", "moto", "ruff", "playwright", "mypy", "sqlfluff", "pre-commit"})

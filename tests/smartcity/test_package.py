@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from contract.events import EVENT_TYPES
+from smartcity.jvm import jvm_home
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,6 +37,7 @@ def test_the_wheel_carries_the_dbt_project_and_the_schemas_but_no_build_output(b
     schemas = {f"contract/schemas/{p.name}" for p in (ROOT / "contract" / "schemas").glob("*.v*.schema.json")}
     assert len(schemas) == sum(len(et.versions) for et in EVENT_TYPES) and schemas <= names  # one per version
     assert {f"ingestion/{n}.csv" for n in ("route_waypoints", "route_stretches", "vehicle_models")} <= names
+    assert "smartcity/resources/kafka-log4j2.yaml" in names  # the embedded broker's log configuration
     assert "smartcity/cli/main.py" in names and not any(n.startswith(("tests/", "bench/")) for n in names)
     entry_points = built_wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "smartcity = smartcity.cli.main:main" in entry_points
@@ -63,10 +65,14 @@ def test_the_installed_wheel_runs_up_from_an_empty_folder(built_wheel: zipfile.Z
         cwd=empty, env=env, capture_output=True, text=True,
     )  # fmt: skip
     assert where.returncode == 0 and str(ROOT) not in where.stdout, where.stdout + where.stderr
-    run = subprocess.run(
-        [venv / "bin" / "smartcity", "up", "--vehicles", "2", "--duration", "25"],
-        cwd=empty, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    up = [venv / "bin" / "smartcity", "up", "--vehicles", "2", "--duration", "25"]
+    # The wheel carries no jars: without them, one line says where they are looked for and how to get them.
+    refused = subprocess.run(up, cwd=empty, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and refused.stderr.strip().splitlines()[-1].startswith(
+        f"smartcity: error: no kafka jars in {venv / 'jvm' / 'kafka'}: run `make install`"
+    ), refused.stderr[-2000:]
+    env["SMARTCITY_JVM_HOME"] = str(jvm_home())  # the jars `make install` resolved from jvm/pom.xml
+    run = subprocess.run(up, cwd=empty, env=env, capture_output=True, text=True, timeout=300)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-3000:]
     landed, sent = re.search(r"stopped; ([\d,]+) of the ([\d,]+) events", out).groups()
