@@ -123,7 +123,8 @@ $(SPARK_CDS): $(INSTALLED) tests/helpers/spark_jvm.py
 test: check $(SPARK_CDS)  ## the whole suite: `make check`, then the tests on a real broker, Spark, dbt and chromium
 	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile -m "$(SYSTEM_TESTS)"
 
-bench: $(INSTALLED)  ## benchmarks: producer (both backends), Spark ingest (drain rate, latency, commit; BASELINE=<rev>: that revision first, side by side), drain on the local cluster vs local[2], dbt build, the marts refresher at 10M and 30M, dashboard
+bench: $(INSTALLED)  ## benchmarks: the embedded broker (start, memory after a 2M backfill), producer (both backends), Spark ingest (drain rate, latency, commit; BASELINE=<rev>: that revision first, side by side), drain on the local cluster vs local[2], dbt build, the marts refresher at 10M and 30M, dashboard
+	$(BIN)/python -m bench.broker
 	$(BIN)/python -m bench.producer
 	$(BIN)/python -m bench.spark_ingest $(if $(BASELINE),--baseline $(BASELINE))
 	$(BIN)/python -m bench.cluster_drain
