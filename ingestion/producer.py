@@ -155,6 +155,9 @@ class ConfluentProducer:
                     "partitioner": "murmur2_random",  # same placement as the Java and kafka-python clients
                     "queue.buffering.max.messages": queue_messages,
                     "message.timeout.ms": 30_000,
+                    # Errors reach error_cb and end in one line; librdkafka's warnings about what it
+                    # retries by itself (a new broker still allocating producer ids) are not for the screen.
+                    "log_level": 3,
                     "error_cb": lambda err: self._errors.append(str(err)),
                     # Delivery reports for failures only: a Python callback per delivered message
                     # costs as much as the produce call itself.
