@@ -116,6 +116,7 @@ def test_broker_lifecycle_and_simulate_through_the_cli_and_a_restart_keeps_topic
     assert launch.run("broker", "status", data_dir=tmp_path).returncode == 3
 
 
+@pytest.mark.broker  # starts one of its own, not through a fixture
 def test_embedded_broker_stops_cleanly() -> None:
     broker = EmbeddedBroker()
     broker.start()
