@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed-stamp
 JVM_HOME := $(VENV)/jvm
 JVM_STAMP := $(JVM_HOME)/.installed-stamp
 INSTALLED := $(STAMP) $(JVM_STAMP)
+RESOLVE_JARS = rm -rf $(JVM_HOME) && mkdir -p $(JVM_HOME) \
+	&& cd jvm && ./mvnw -B -q --strict-checksums dependency:copy-dependencies -Djvm.home=$(CURDIR)/$(JVM_HOME)
 # Debian packages the tests drive: the dashboard's browser, Prometheus and promtool.
 SYSTEM_PACKAGES := chromium:chromium prometheus:prometheus promtool:prometheus
 export DBT_PROFILES_DIR := $(CURDIR)/dbt_project
@@ -36,8 +38,7 @@ $(STAMP): pyproject.toml requirements.lock
 # The jars at the versions of jvm/pom.xml, each checked against jvm/checksums.sha256. The Maven Wrapper
 # fetches its Maven once (checksum in jvm/.mvn/wrapper); Maven keeps what it downloads in ~/.m2.
 $(JVM_STAMP): jvm/pom.xml jvm/checksums.sha256 | $(STAMP)
-	rm -rf $(JVM_HOME) && mkdir -p $(JVM_HOME)
-	cd jvm && ./mvnw -B -q --strict-checksums dependency:copy-dependencies -Djvm.home=$(CURDIR)/$(JVM_HOME)
+	$(RESOLVE_JARS)
 	cd $(JVM_HOME) && sha256sum --quiet --strict -c $(CURDIR)/jvm/checksums.sha256
 	@test "$$(cd $(JVM_HOME) && find . -name '*.jar' | wc -l)" = "$$(wc -l < jvm/checksums.sha256)" \
 		|| { echo "jars in $(JVM_HOME) that jvm/checksums.sha256 does not list: run make jvm-lock"; exit 1; }
@@ -46,8 +47,7 @@ $(JVM_STAMP): jvm/pom.xml jvm/checksums.sha256 | $(STAMP)
 install: $(INSTALLED)  ## create .venv and install everything: Python packages (requirements.lock), jars (jvm/pom.xml)
 
 jvm-lock:  ## after a version change in jvm/pom.xml: resolve it and record every jar's checksum
-	rm -rf $(JVM_HOME) && mkdir -p $(JVM_HOME)
-	cd jvm && ./mvnw -B -q --strict-checksums dependency:copy-dependencies -Djvm.home=$(CURDIR)/$(JVM_HOME)
+	$(RESOLVE_JARS)
 	cd $(JVM_HOME) && find . -name '*.jar' | sort | xargs sha256sum > $(CURDIR)/jvm/checksums.sha256
 	touch $(JVM_STAMP)
 

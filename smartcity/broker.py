@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -28,7 +29,7 @@ from contract.events import EVENT_TYPES, topic_name
 from ingestion.producer import BrokerUnreachable, check_reachable
 from kafkaclient.access import KafkaAccessError, check_access, topic_error
 from kafkaclient.clients import confluent_config
-from kafkaclient.settings import PLAINTEXT, KafkaSecurity
+from kafkaclient.settings import PLAINTEXT, KafkaSecurity, parse_properties
 from smartcity import jvm
 from smartcity.config import ConfigError, Settings
 
@@ -192,17 +193,14 @@ class EmbeddedBroker:
         data_dir: Path | None = None,
         *,
         port: int | None = None,
-        log_path: Path | None = None,
         host: str = "127.0.0.1",
         listeners: Sequence[Listener] = (),
         properties: Mapping[str, str] | None = None,
-        heap_mb: int = HEAP_MB,
     ) -> None:
         self._temporary = data_dir is None
         self.data_dir = Path(tempfile.mkdtemp(prefix="kafka-")) if data_dir is None else data_dir
-        self.log_path = log_path or self.data_dir / "server.log"
+        self.log_path = self.data_dir / "server.log"
         self.host = host
-        self.heap_mb = heap_mb
         self.extra_properties = dict(properties or {})
         ports = self._previous_ports()
         self.port = port or self._reuse(ports.get("CLIENT"))
@@ -229,10 +227,13 @@ class EmbeddedBroker:
         return port if port and _port_free(self.host, port) else free_port(self.host)
 
     def _previous_ports(self) -> dict[str, int]:
+        """Each listener's port in the configuration of the last start (none before the first)."""
         try:
-            return {k: int(v) for k, v in json.loads((self.data_dir / "ports.json").read_text()).items()}
-        except (OSError, ValueError, AttributeError):
+            listeners = parse_properties(self.properties_file.read_text()).get("listeners", "")
+        except OSError:
             return {}
+        found = (re.fullmatch(r"(\w+)://.*:(\d+)", x.strip()) for x in listeners.split(","))
+        return {m.group(1): int(m.group(2)) for m in found if m}
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -265,10 +266,9 @@ class EmbeddedBroker:
         lines = [f"{key}={value}" for key, value in self.server_properties().items()]
         self.properties_file.write_text("# written by smartcity at each start\n" + "\n".join(lines) + "\n")
         self.properties_file.chmod(0o600)  # a secured broker's properties hold its users' passwords
-        ports = {"CLIENT": self.port, "CONTROLLER": self.controller_port} | {x.name: x.port for x in self.listeners}
-        (self.data_dir / "ports.json").write_text(json.dumps(ports))
 
-    def _java(self, main: str, *args: str, heap_mb: int) -> list[str]:
+    @staticmethod
+    def _java(main: str, *args: str, heap_mb: int) -> list[str]:
         config = files("smartcity").joinpath("resources/kafka-log4j2.yaml")
         return [
             jvm.java(),
@@ -311,7 +311,7 @@ class EmbeddedBroker:
         started = time.monotonic()
         with open(self.log_path, "ab") as out:
             self.process = subprocess.Popen(
-                self._java("kafka.Kafka", str(self.properties_file), heap_mb=self.heap_mb),
+                self._java("kafka.Kafka", str(self.properties_file), heap_mb=HEAP_MB),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -334,24 +334,17 @@ class EmbeddedBroker:
         from confluent_kafka.admin import AdminClient
 
         assert self.process is not None
-        admin = None
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
         while True:
             if self.process.poll() is not None:
                 raise BrokerError(f"Apache Kafka exited with status {self.process.returncode}: {self._log_tail()}")
             if time.monotonic() > deadline:
                 raise BrokerError(f"Apache Kafka did not answer on {self.bootstrap}: {self._log_tail()}")
             try:
-                with socket.create_connection((self.advertised_host, self.port), timeout=0.5):
-                    pass
-            except OSError:
-                time.sleep(0.05)
-                continue
-            admin = admin or AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
-            try:
-                if admin.list_topics(timeout=2).brokers:
+                if admin.list_topics(timeout=0.5).brokers:
                     return
-            except Exception:  # not ready yet; the deadline bounds the wait
-                time.sleep(0.1)
+            except Exception:  # not listening yet; the deadline bounds the wait
+                time.sleep(0.05)
 
     def _log_tail(self) -> str:
         try:

@@ -1,5 +1,5 @@
 """The pipeline against Apache Kafka secured as clusters are (tests/helpers/secure_kafka.py): SASL_SSL with
-SCRAM-SHA-512 and with PLAIN, TLS with a client certificate, ACLs. Topic admin, both simulator clients and
+SCRAM-SHA-512, PLAIN and OAUTHBEARER, TLS with a client certificate, ACLs. Topic admin, both simulator clients and
 the Spark job (driver and tasks) land every event exactly once through each; every misconfiguration is
 one line; no secret shows on a command line or in a file of the run."""
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from contract.events import BY_NAME, topic_name
-from tests.helpers.cli import command, environment, smartcity
+from tests.helpers.cli import smartcity
 from tests.helpers.kafka import end_offsets
 from tests.helpers.lake import count_rows
 from tests.helpers.launch import Launcher
@@ -91,13 +91,6 @@ def client_env(kafka: SecuredKafka, pki: Pki, mode: str, prefix: str, **extra: s
     return env | {"SMARTCITY_TOPIC_PREFIX": prefix, "SMARTCITY_TOPIC_PARTITIONS": "2"} | extra
 
 
-def run_with_env(*args: str, data_dir: Path, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    """``smartcity`` with the environment given: the one under test, KAFKA_BOOTSTRAP_SERVERS included."""
-    return subprocess.run(
-        command(*args), capture_output=True, text=True, timeout=timeout, env=environment(data_dir) | env
-    )
-
-
 def one_error_line(result: subprocess.CompletedProcess) -> str:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 1, result.stderr[-2000:]
@@ -129,22 +122,22 @@ def test_topic_admin_both_simulator_clients_and_the_job_land_every_event_once_an
 ) -> None:
     prefix = f"{GRANTED}{mode}_"
     env = client_env(secured, pki, mode, prefix, SMARTCITY_MARTS_EVERY="0")
-    created = run_with_env("topics", data_dir=tmp_path, env=env)
+    created = smartcity("topics", data_dir=tmp_path, **env)
     assert created.returncode == 0, created.stderr[-2000:]
     assert created.stdout.split() == [topic_name(et, prefix) for et in BY_NAME.values()]
 
     sent: Counter = Counter()
     backends = ((1, "kafka-python"), (2, "confluent"))
     if mode == "oauth":  # kafka-python takes OAUTHBEARER tokens only from MSK IAM here: one line says so
-        refused = run_with_env("simulate", "--max-events", "5", "--backend", "kafka-python", data_dir=tmp_path, env=env)
+        refused = smartcity("simulate", "--max-events", "5", "--backend", "kafka-python", data_dir=tmp_path, **env)
         assert "use --backend confluent" in one_error_line(refused)
         backends = ((2, "confluent"),)
     for seed, backend in backends:
         summary = tmp_path / f"{backend}.json"
-        result = run_with_env(
+        result = smartcity(
             "simulate", "--backfill", "--vehicles", "4", "--duration", "900", "--seed", str(seed),
             "--start", f"2026-11-20T0{seed}:00:00Z", "--backend", backend, "--summary-json", str(summary),
-            data_dir=tmp_path, env=env,
+            data_dir=tmp_path, **env,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr[-3000:]
         report = json.loads(summary.read_text())
@@ -191,9 +184,7 @@ def test_a_wrong_password_is_one_line_naming_mechanism_and_user_without_the_pass
     wrong = "not-the-password-58d0a1"
     env = client_env(secured, pki, mode, f"{GRANTED}auth_", KAFKA_SASL_PASSWORD=wrong)
     started = time.monotonic()
-    line = one_error_line(
-        run_with_env("simulate", "--max-events", "10", "--backend", backend, data_dir=tmp_path, env=env)
-    )
+    line = one_error_line(smartcity("simulate", "--max-events", "10", "--backend", backend, data_dir=tmp_path, **env))
     assert line.startswith(f"smartcity: error: authentication failed at {secured.sasl_ssl}"), line
     assert f"SASL_SSL/{mechanism} as user {PIPELINE_USER}" in line and wrong not in line, line
     assert time.monotonic() - started < 30  # no retry storm
@@ -204,7 +195,7 @@ def test_a_topic_without_an_acl_is_one_line_naming_topic_and_operation(
     mode: str, secured: SecuredKafka, pki: Pki, tmp_path: Path
 ) -> None:
     env = client_env(secured, pki, mode, "denied_")
-    line = one_error_line(run_with_env("simulate", "--max-events", "10", data_dir=tmp_path, env=env))
+    line = one_error_line(smartcity("simulate", "--max-events", "10", data_dir=tmp_path, **env))
     assert "not authorized to create topic denied_vehicle_data" in line, line
     assert "grant the ACL or use another principal" in line, line
 
@@ -213,9 +204,9 @@ def test_a_job_that_may_write_but_not_read_its_topics_is_one_line(
     secured: SecuredKafka, pki: Pki, tmp_path: Path
 ) -> None:
     env = client_env(secured, pki, "scram", f"{WRITE_ONLY}scram_")
-    sent = run_with_env("simulate", "--backfill", "--vehicles", "2", "--duration", "60", data_dir=tmp_path, env=env)
+    sent = smartcity("simulate", "--backfill", "--vehicles", "2", "--duration", "60", data_dir=tmp_path, **env)
     assert sent.returncode == 0, sent.stderr[-2000:]
-    refused = run_with_env("stream", "--available-now", "--streams", "vehicle", data_dir=tmp_path, env=env)
+    refused = smartcity("stream", "--available-now", "--streams", "vehicle", data_dir=tmp_path, **env)
     errors = [line for line in refused.stderr.splitlines() if "error" in line.lower()]
     assert refused.returncode == 1 and len(errors) == 1, refused.stderr[-3000:]  # the job logs its start, then one line
     line = errors[0]
@@ -229,7 +220,7 @@ def test_mutual_tls_without_a_client_certificate_is_one_line(secured: SecuredKaf
         del env[name]
     for backend in ("kafka-python", "confluent"):
         line = one_error_line(
-            run_with_env("simulate", "--max-events", "10", "--backend", backend, data_dir=tmp_path, env=env)
+            smartcity("simulate", "--max-events", "10", "--backend", backend, data_dir=tmp_path, **env)
         )
         assert "requires a client certificate (mutual TLS)" in line, line
 
@@ -239,7 +230,7 @@ def test_stream_with_an_unknown_ca_is_one_line_before_spark_starts(
 ) -> None:
     env = client_env(secured, pki, "scram", f"{GRANTED}wrongca_", KAFKA_SSL_CA_LOCATION=str(pki.other_ca))
     started = time.monotonic()
-    line = one_error_line(run_with_env("stream", "--available-now", data_dir=tmp_path, env=env))
+    line = one_error_line(smartcity("stream", "--available-now", data_dir=tmp_path, **env))
     assert "not signed by a CA the client trusts" in line and "KAFKA_SSL_CA_LOCATION" in line, line
     assert time.monotonic() - started < 20  # no Spark session was started for it
 
@@ -247,17 +238,17 @@ def test_stream_with_an_unknown_ca_is_one_line_before_spark_starts(
 @pytest.mark.parametrize("port", ["sasl_ssl", "mtls"])
 def test_a_plaintext_client_against_a_tls_port_is_one_line(secured: SecuredKafka, port: str, tmp_path: Path) -> None:
     env = {"KAFKA_BOOTSTRAP_SERVERS": getattr(secured, port), "SMARTCITY_TOPIC_PREFIX": f"{GRANTED}plain_"}
-    line = one_error_line(run_with_env("simulate", "--max-events", "10", data_dir=tmp_path, env=env))
+    line = one_error_line(smartcity("simulate", "--max-events", "10", data_dir=tmp_path, **env))
     assert "speaks TLS but the client connects in plaintext" in line, line
 
 
 def test_a_certificate_for_another_host_is_one_line(wrong_host: SecuredKafka, pki: Pki, tmp_path: Path) -> None:
     env = client_env(wrong_host, pki, "scram", f"{GRANTED}host_")
-    line = one_error_line(run_with_env("topics", data_dir=tmp_path, env=env))
+    line = one_error_line(smartcity("topics", data_dir=tmp_path, **env))
     assert "certificate is not valid for 127.0.0.1" in line, line
     # With host name verification off (KAFKA_SSL_ENDPOINT_IDENTIFICATION=none) the same cluster works.
     env["KAFKA_SSL_ENDPOINT_IDENTIFICATION"] = "none"
-    result = run_with_env("topics", data_dir=tmp_path, env=env)
+    result = smartcity("topics", data_dir=tmp_path, **env)
     assert result.returncode == 0 and f"{GRANTED}host_vehicle_data" in result.stdout, result.stderr
 
 
