@@ -275,6 +275,8 @@ class EmbeddedBroker:
             f"-Xmx{heap_mb}m",
             *JVM_FLAGS,
             f"-Dlog4j2.configurationFile={config}",
+            # Kafka's own variable for more JVM options, as its scripts honour it (the tests: C1 only).
+            *os.environ.get("KAFKA_OPTS", "").split(),
             "-cp",
             str(jvm.classpath("kafka") / "*"),
             main,

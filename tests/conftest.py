@@ -19,6 +19,8 @@ START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 # Every Spark job the tests start (in this process or as `smartcity stream`) starts its JVM this way.
 for name, value in spark_jvm.environment().items():
     os.environ.setdefault(name, value)
+# The tests' brokers live for seconds to minutes: C1 alone halves the CPU a broker's start costs.
+os.environ.setdefault("KAFKA_OPTS", "-XX:TieredStopAtLevel=1")
 
 # What a test needs, read from the fixtures it uses (directly or through other fixtures). `make check`
 # runs the tests that need none of these; a test that starts a JVM, a broker or a browser does so
