@@ -218,35 +218,20 @@ class SecuredKafka:
         upsert = UserScramCredentialUpsertion(PIPELINE_USER, credential, SCRAM_PASSWORD.encode())
         for future in admin.alter_user_scram_credentials([upsert]).values():
             future.result(timeout=30)
-        granted = {
-            GRANTED: (AclOperation.DESCRIBE, AclOperation.CREATE, AclOperation.WRITE, AclOperation.READ),
-            WRITE_ONLY: (AclOperation.DESCRIBE, AclOperation.CREATE, AclOperation.WRITE),
-        }
+        # (resource, name prefix, operations): the pipeline's topics, and the consumer groups the job's
+        # Kafka readers name (spark/kafka_source.py: READER_GROUP and the driver's probe).
+        read_write = (AclOperation.DESCRIBE, AclOperation.CREATE, AclOperation.WRITE, AclOperation.READ)
+        granted = [
+            (ResourceType.TOPIC, GRANTED, read_write),
+            (ResourceType.TOPIC, WRITE_ONLY, read_write[:3]),
+            (ResourceType.GROUP, "smartcity", (AclOperation.READ,)),
+        ]
         bindings = [
             AclBinding(
-                ResourceType.TOPIC,
-                prefix,
-                ResourcePatternType.PREFIXED,
-                f"User:{user}",
-                "*",
-                operation,
-                AclPermissionType.ALLOW,
+                resource, prefix, ResourcePatternType.PREFIXED, f"User:{user}", "*", operation, AclPermissionType.ALLOW
             )
-            for prefix, operations in granted.items()
+            for resource, prefix, operations in granted
             for operation in operations
-            for user in (PIPELINE_USER, CERT_USER)
-        ]
-        # The consumer group the job's Kafka readers name (spark/kafka_source.py: READER_GROUP).
-        bindings += [
-            AclBinding(
-                ResourceType.GROUP,
-                "smartcity",
-                ResourcePatternType.PREFIXED,
-                f"User:{user}",
-                "*",
-                AclOperation.READ,
-                AclPermissionType.ALLOW,
-            )
             for user in (PIPELINE_USER, CERT_USER)
         ]
         for future in admin.create_acls(bindings, request_timeout=30).values():
