@@ -332,8 +332,12 @@ class Orchestrator:
 
     def _stop_job(self) -> None:
         self.phase = "stopping"
-        say("stopping the Spark job (queries stop between batches)")
-        self._started_job().stop(90, on_timeout=lambda: say("the Spark job did not stop within 90 s: killing it"))
+        # The job lands what the topics hold before it stops: this run's events, and any an earlier run
+        # left in the broker (this run's count alone would not wait for those).
+        say("stopping the Spark job (it lands what Kafka holds, then its queries stop between batches)")
+        self._started_job().stop(
+            180, on_timeout=lambda: say("the Spark job did not stop within 180 s: killing it"), drain=True
+        )
         self.metrics.read()
 
     # -- watching --------------------------------------------------------------------------

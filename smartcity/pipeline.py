@@ -103,9 +103,14 @@ class JobProcess:
     def poll(self) -> int | None:
         return self.running.poll()
 
-    def stop(self, timeout_s: float = 90, on_timeout: Callable[[], None] | None = None) -> int | None:
-        """SIGTERM (the queries stop between batches); killed if it has not ended within ``timeout_s``."""
-        self.running.send_signal(signal.SIGTERM)
+    def stop(
+        self, timeout_s: float = 90, on_timeout: Callable[[], None] | None = None, drain: bool = False
+    ) -> int | None:
+        """SIGTERM (the queries stop between batches), or with ``drain`` the job's drain signal (they land
+        what the topics hold first); killed if it has not ended within ``timeout_s``."""
+        from spark.job import DRAIN_SIGNAL
+
+        self.running.send_signal(DRAIN_SIGNAL if drain else signal.SIGTERM)
         try:
             return self.running.wait(timeout_s)
         except subprocess.TimeoutExpired:

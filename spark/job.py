@@ -1,7 +1,8 @@
 """One Spark application, five supervised streaming queries: Kafka topics -> raw lake + quarantine.
 
 Every query is watched: if one dies, the others are stopped and the application exits
-non-zero with that query's error. SIGINT, SIGTERM and SIGHUP stop each query between batches.
+non-zero with that query's error. SIGINT, SIGTERM and SIGHUP stop each query between batches; SIGUSR1
+first lands what the topics hold at that moment (``smartcity up``'s orderly stop), then stops the same way.
 
 Every server the driver opens (RPC, block manager, the UI when asked for) listens on
 ``bind_address``: loopback unless the user binds wider (``SMARTCITY_BIND_ADDRESS``).
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from lakehouse.catalogs import CatalogConfig
 
 log = logging.getLogger("smartcity.stream")
+# Asks the job to land what the topics hold at that moment, then stop (see Application.drain).
+DRAIN_SIGNAL = signal.SIGUSR1
 
 NATIVE_PROVIDER = "org.apache.spark.sql.kafka010.KafkaSourceProvider"
 
@@ -312,6 +315,7 @@ class Application:
         self.metrics = MetricsSink(options.metrics_file or lake.metrics_path(options.lake_root))
         self.queries: list = []
         self._stop = threading.Event()
+        self._drain = threading.Event()
         self._data_loss = DataLossEcho(options.metrics_file or lake.metrics_path(options.lake_root))
 
     def start(self) -> None:
@@ -342,6 +346,21 @@ class Application:
 
     def request_stop(self, *_: object) -> None:
         self._stop.set()
+
+    def request_drain(self, *_: object) -> None:
+        """Land what the topics hold now, then stop (``smartcity up``'s orderly stop)."""
+        self._drain.set()
+        self._stop.set()
+
+    def drain(self, timeout_s: float = 120.0) -> None:
+        """Each query processes what its source holds at this moment (Spark's processAllAvailable),
+        all side by side; bounded, as a broker that went away would make it wait forever."""
+        waits = [threading.Thread(target=q.processAllAvailable, daemon=True) for q in self.queries if q.isActive]
+        for thread in waits:
+            thread.start()
+        deadline = time.monotonic() + timeout_s
+        for thread in waits:
+            thread.join(max(deadline - time.monotonic(), 0))
 
     def stop_gracefully(self, timeout_s: float = 60.0) -> None:
         """Stop each query when it is between batches, so no batch is cut in half; at once when the
@@ -375,6 +394,8 @@ class Application:
             self.report_data_loss()
             if self._stop.is_set():
                 # Asked to stop (a signal): what fails from here on is the stop's doing, not an error.
+                if self._drain.is_set():
+                    self.drain()
                 if not log.isEnabledFor(logging.DEBUG):
                     set_log_levels(self.spark, QUIET_WHILE_STOPPING)
                 self.stop_gracefully()
@@ -467,6 +488,7 @@ def _run(options: StreamOptions) -> int:
         # SIGHUP: the terminal closed; the same orderly stop as SIGTERM.
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             handlers[sig] = signal.signal(sig, app.request_stop)
+        handlers[DRAIN_SIGNAL] = signal.signal(DRAIN_SIGNAL, app.request_drain)
     try:
         app.start()
         return app.supervise()

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from contract import BY_NAME
@@ -37,10 +38,20 @@ def alive(pid: int) -> bool:
 
 
 def test_up_lands_every_stream_readable_by_duckdb_and_stops_what_it_started(tmp_path: Path, launch: Launcher) -> None:
+    # A backlog in the data folder's broker, from before the run (`simulate` starts the broker, which
+    # keeps it across the stop): `up` must land it as well as what it sends, before it stops.
+    summary = tmp_path / "backlog.json"
+    backlog = launch.run(
+        "simulate", "--backfill", "--vehicles", "20", "--duration", "600", "--summary-json", str(summary),
+        data_dir=tmp_path,
+    )  # fmt: skip
+    assert backlog.returncode == 0, backlog.stderr[-3000:]
+    assert launch.run("broker", "stop", data_dir=tmp_path).returncode == 0
     result = up(launch, tmp_path, "--vehicles", "20", "--speedup", "20", "--duration", "30", SMARTCITY_MARTS_EVERY="10")
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stderr
-    produced = json.loads(re.search(r"\[up\] simulator done: (\{.*\})", log).group(1))["per_topic"]
+    produced = Counter(json.loads(re.search(r"\[up\] simulator done: (\{.*\})", log).group(1))["per_topic"])
+    produced.update(json.loads(summary.read_text())["per_topic"])
     job_pid = int(re.search(r"\[up\] spark job pid (\d+)", log).group(1))
     broker_port = int(re.search(r"\[up\] embedded broker \(Apache Kafka 4[\d.]+\) at 127\.0\.0\.1:(\d+)", log).group(1))
 
@@ -55,7 +66,7 @@ def test_up_lands_every_stream_readable_by_duckdb_and_stops_what_it_started(tmp_
     assert {"vehicle", "gps", "traffic", "weather"} <= set(landed)
     for name, (rows, distinct, partitioned) in landed.items():
         assert rows == distinct > 0 and partitioned, name
-    # The job stops after its current batch, a few triggers after the simulator: what was sent landed.
+    # The job lands what the broker holds, then stops: the backlog and what this run sent, all of it.
     assert sum(rows for rows, _, _ in landed.values()) == sum(produced.values())
     # The screen: the status line every few seconds (not a terminal here), no per-batch log lines;
     # those, Spark's and the refresher's go to the log file the screen names.
